@@ -1,0 +1,139 @@
+"""Database access: engine creation, SQLite tuning, migrations on open.
+
+The schema is made only by Alembic migrations (``upgrade head``); every open migrates, and
+a database stamped by a newer Journeys is refused rather than damaged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .errors import EngineFailure, UserError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def default_url() -> str:
+    """``JOURNEYS_DB`` or a SQLite file in the user's data directory."""
+    env = os.environ.get("JOURNEYS_DB")
+    if env:
+        return env
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("journeys", appauthor=False))
+    return f"sqlite:///{folder / 'journeys.db'}"
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling would defer BEGIN; we emit it ourselves so
+    # SAVEPOINTs and BEGIN IMMEDIATE behave (SQLAlchemy's documented recipe).
+    dbapi_connection.isolation_level = None
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    # Odoo's ``like`` is case-sensitive and ``ilike`` is not; SQLite's LIKE is not by default.
+    cur.execute("PRAGMA case_sensitive_like=ON")
+    cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """An Engine for ``url`` (default :func:`default_url`) with our per-connection setup."""
+    raw = url or default_url()
+    try:
+        parsed = make_url(raw)
+    except ArgumentError:
+        raise UserError(f"{raw!r} is not a database URL (e.g. sqlite:///path/to/file.db)") from None
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+        engine = create_engine(parsed, **kwargs)
+    return engine
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def schema_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to head; refuse a database made by a newer Journeys."""
+    cfg = alembic_config(engine)
+    script = ScriptDirectory.from_config(cfg)
+    try:
+        current = schema_revision(engine)
+    except OperationalError as exc:
+        raise EngineFailure(f"cannot open the database {engine.url!r}: {exc.orig}") from None
+    if current is not None and not _known(script, current):
+        raise UserError(
+            f"the database schema (revision {current}) is newer than this version of "
+            "Journeys understands; upgrade Journeys to open it"
+        )
+    if current != script.get_current_head():
+        try:
+            command.upgrade(cfg, "head")
+        except OperationalError as exc:
+            raise EngineFailure(f"cannot migrate the database: {exc.orig}") from None
+
+
+def _known(script: ScriptDirectory, revision: str) -> bool:
+    try:
+        return script.get_revision(revision) is not None
+    except Exception:  # alembic raises ResolutionError/CommandError for unknown ids
+        return False
+
+
+class Database:
+    """An Engine plus a session factory; sessions are short and never cross threads."""
+
+    def __init__(self, url: str | None = None, *, migrate_schema: bool = True, **kwargs: Any):
+        self.engine = make_engine(url, **kwargs)
+        if migrate_schema:
+            migrate(self.engine)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: commits on success, rolls back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

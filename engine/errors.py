@@ -1,0 +1,49 @@
+"""Error classes shared by the engine and its front ends.
+
+The command line maps :class:`UserError` to exit code 2 (bad input, nothing changed) and
+:class:`EngineFailure` to exit code 1 (a runtime failure), so every module raises one of
+these instead of inventing its own exit policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class JourneysError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class UserError(JourneysError):
+    """The input was wrong: a file, a filter, an argument. Nothing was changed."""
+
+
+class EngineFailure(JourneysError):
+    """Something failed at run time (locked database, dead server...)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem, located by a JSON path such as ``$.activities[2].trigger``."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass
+class ValidationError(UserError):
+    """Several problems found at once; every one is reported, nothing is written."""
+
+    problems: list[Problem] = field(default_factory=list)
+    title: str = "invalid input"
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        lines = [f"{self.title} ({len(self.problems)} problem(s)):"]
+        lines += [f"  {p}" for p in self.problems]
+        return "\n".join(lines)

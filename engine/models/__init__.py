@@ -1,0 +1,54 @@
+"""The data model. Import from here; the schema itself is made only by migrations."""
+
+from .audience import (
+    Contact,
+    EventRegistration,
+    Follower,
+    Lead,
+    MailingList,
+    Suppression,
+    Tag,
+    Task,
+    User,
+    contact_list,
+    contact_tag,
+    lead_tag,
+)
+from .base import Base, UTCDateTime
+from .campaign import (
+    Activity,
+    Campaign,
+    Interaction,
+    Link,
+    OutboxMessage,
+    Participant,
+    SavedAction,
+    Setting,
+    Trace,
+)
+
+__all__ = [
+    "Activity",
+    "Base",
+    "Campaign",
+    "Contact",
+    "EventRegistration",
+    "Follower",
+    "Interaction",
+    "Lead",
+    "Link",
+    "MailingList",
+    "OutboxMessage",
+    "Participant",
+    "SavedAction",
+    "Setting",
+    "Suppression",
+    "Tag",
+    "Task",
+    "Trace",
+    "UTCDateTime",
+    "User",
+    "contact_list",
+    "contact_tag",
+    "lead_tag",
+]
