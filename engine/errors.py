@@ -28,9 +28,11 @@ class Problem:
 
     path: str
     message: str
+    severity: str = "error"  # "error" blocks import and start; "warning" only informs
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
+        prefix = "" if self.severity == "error" else f"{self.severity}: "
+        return f"{self.path}: {prefix}{self.message}"
 
 
 @dataclass
