@@ -13,6 +13,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from engine.clock import FixedClock  # noqa: E402
 from engine.db import Database  # noqa: E402
+from tests.pgserver import pg_server, pg_url  # noqa: F401
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

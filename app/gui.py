@@ -1,0 +1,146 @@
+"""A minimal main window: the campaigns in the database, until the designer lands.
+
+The window gets plain rows from one grouped query (never ORM objects) and keeps no session
+open. ``run_gui`` is what ``journeys`` / ``journeys gui`` call.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+)
+from sqlalchemy import and_, false, func, select
+
+from engine.db import Database, default_url
+from engine.models import Campaign, Participant
+
+EMPTY_TEXT = (
+    "No campaign yet — import one with <code>journeys import FILE</code> "
+    "or create one with <code>journeys new --template KEY</code>"
+)
+COLUMNS = ("ID", "Name", "Target", "State", "Participants")
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    id: int
+    name: str
+    target: str
+    state: str
+    participants: int
+
+
+def load_campaigns(db: Database) -> list[CampaignRow]:
+    """Every campaign with its number of (non-test) participants, in one query."""
+    count = func.count(Participant.id)
+    query = (
+        select(Campaign.id, Campaign.name, Campaign.target, Campaign.state, count)
+        .outerjoin(
+            Participant,
+            and_(Participant.campaign_id == Campaign.id, Participant.is_test == false()),
+        )
+        .group_by(Campaign.id, Campaign.name, Campaign.target, Campaign.state)
+        .order_by(Campaign.id)
+    )
+    with db.session() as session:
+        return [CampaignRow(*row) for row in session.execute(query).all()]
+
+
+def describe_location(db: Database) -> str:
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite":
+        return f"SQLite database {url.database or ':memory:'}"
+    return f"{url.get_backend_name()} database {url.render_as_string(hide_password=True)}"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, db: Database) -> None:
+        super().__init__()
+        self._db = db
+        self.setWindowTitle("Journeys")
+        self.resize(900, 520)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+
+        self.empty_label = QLabel(EMPTY_TEXT)
+        self.empty_label.setTextFormat(Qt.TextFormat.RichText)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setMargin(24)
+        self.empty_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.table)
+        self.stack.addWidget(self.empty_label)
+        self.setCentralWidget(self.stack)
+
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setMovable(False)
+        self.refresh_action = QAction("Refresh", self)
+        self.refresh_action.setShortcut(QKeySequence.StandardKey.Refresh)
+        self.refresh_action.triggered.connect(self.refresh)
+        toolbar.addAction(self.refresh_action)
+
+        self.location = describe_location(db)
+        self.refresh()
+
+    def refresh(self) -> None:
+        rows = load_campaigns(self._db)
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            values: tuple[object, ...] = (row.id, row.name, row.target, row.state, row.participants)
+            for c, value in enumerate(values):
+                item = QTableWidgetItem()
+                item.setData(Qt.ItemDataRole.DisplayRole, value)  # ints sort as numbers
+                if isinstance(value, int):
+                    item.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
+                self.table.setItem(r, c, item)
+        self.table.setSortingEnabled(True)
+        self.stack.setCurrentWidget(self.table if rows else self.empty_label)
+        count = f"{len(rows)} campaign{'s' if len(rows) != 1 else ''}"
+        self.statusBar().showMessage(f"{self.location} — {count}")
+
+
+def run_gui(db_url: str | None) -> int:
+    """Open the main window on ``db_url`` (default: the user's SQLite file) until it closes.
+
+    The database is created or migrated first; engine errors (UserError, EngineFailure)
+    propagate to the caller, which maps them to exit codes.
+    """
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Journeys")
+    db = Database(db_url or default_url())
+    try:
+        window = MainWindow(db)
+        window.show()
+        code = app.exec()
+        window.close()
+        window.deleteLater()
+        return int(code)
+    finally:
+        db.dispose()

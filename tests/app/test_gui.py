@@ -1,0 +1,125 @@
+"""The minimal main window, offscreen: campaigns, empty state, refresh, run_gui's life cycle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+from sqlalchemy import create_engine, inspect
+
+from app.gui import MainWindow, run_gui
+from engine.clock import FixedClock
+from engine.db import Database
+from engine.models import Campaign, Participant
+
+
+def add_campaign(
+    db: Database, now: datetime, name: str, target: str, state: str, real: int, test: int = 0
+) -> int:
+    with db.session() as session:
+        campaign = Campaign(name=name, target=target, state=state, created_at=now, updated_at=now)
+        session.add(campaign)
+        session.flush()
+        for i in range(real + test):
+            session.add(
+                Participant(
+                    campaign_id=campaign.id, record_id=i + 1, is_test=i >= real, joined_at=now
+                )
+            )
+        return campaign.id
+
+
+def table_rows(window: MainWindow) -> list[list[str]]:
+    table = window.table
+    return [
+        [table.item(r, c).text() for c in range(table.columnCount())]
+        for r in range(table.rowCount())
+    ]
+
+
+def test_window_lists_the_campaigns_with_their_participants(
+    qtbot: QtBot, db: Database, clock: FixedClock
+) -> None:
+    now = clock.now()
+    welcome = add_campaign(db, now, "Welcome Flow", "contact", "running", real=3, test=1)
+    calls = add_campaign(db, now, "Schedule Calls", "lead", "draft", real=0)
+
+    window = MainWindow(db)
+    qtbot.addWidget(window)
+    window.show()
+
+    assert window.windowTitle() == "Journeys"
+    assert window.stack.currentWidget() is window.table
+    assert not window.empty_label.isVisible()
+    # Test participants are not counted.
+    assert table_rows(window) == [
+        [str(welcome), "Welcome Flow", "contact", "running", "3"],
+        [str(calls), "Schedule Calls", "lead", "draft", "0"],
+    ]
+    database_file = db.engine.url.database
+    assert database_file and database_file in window.statusBar().currentMessage()
+
+
+def test_an_empty_database_shows_how_to_get_a_campaign(qtbot: QtBot, db: Database) -> None:
+    window = MainWindow(db)
+    qtbot.addWidget(window)
+    window.show()
+
+    assert window.stack.currentWidget() is window.empty_label
+    assert window.empty_label.isVisible()
+    assert "No campaign yet" in window.empty_label.text()
+    assert "journeys import FILE" in window.empty_label.text()
+    assert "journeys new --template KEY" in window.empty_label.text()
+
+
+def test_refresh_shows_campaigns_created_meanwhile(
+    qtbot: QtBot, db: Database, clock: FixedClock
+) -> None:
+    window = MainWindow(db)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.table.rowCount() == 0
+
+    add_campaign(db, clock.now(), "Double Opt-in", "contact", "stopped", real=2)
+    window.refresh_action.trigger()
+
+    assert window.stack.currentWidget() is window.table
+    assert table_rows(window)[0][1:] == ["Double Opt-in", "contact", "stopped", "2"]
+
+
+def test_run_gui_migrates_a_new_database_and_returns_when_closed(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    path = tmp_path / "new" / "journeys.db"
+    seen: list[str] = []
+
+    def close_main_window() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        visible = [w for w in windows if w.isVisible()]
+        seen.extend(w.windowTitle() for w in visible)
+        for window in visible:
+            window.close()
+
+    QTimer.singleShot(0, close_main_window)
+    # Safety net: never hang the suite if closing the window did not end the event loop.
+    failsafe = QTimer()
+    failsafe.setSingleShot(True)
+    failsafe.timeout.connect(QApplication.quit)
+    failsafe.start(10_000)
+    try:
+        code = run_gui(f"sqlite:///{path}")
+    finally:
+        failsafe.stop()
+
+    assert seen == ["Journeys"]
+    assert code == 0
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        assert {"campaign", "participant", "alembic_version"} <= set(
+            inspect(engine).get_table_names()
+        )
+    finally:
+        engine.dispose()
