@@ -1,0 +1,147 @@
+"""The ``journeys`` command line (SPEC §10).
+
+Exit codes: 0 success; 2 bad input (message on stderr, nothing changed); 1 a runtime
+failure. Every listing has ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from engine.errors import EngineFailure, UserError
+
+from . import commands
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="journeys",
+        description="Design and run behaviour-driven marketing journeys.",
+    )
+    p.add_argument("--db", help="database URL (default: $JOURNEYS_DB or the SQLite file in "
+                                "your data directory)")
+    p.add_argument("--now", help="ISO-8601 instant every decision of this command uses")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def cmd(name: str, help_: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_, description=help_)
+
+    cmd("gui", "open the designer (the embedded engine runs while it is open)")
+    cmd("init", "create or migrate the database")
+
+    c = cmd("import", "import a campaign file as a new draft campaign; prints its id")
+    c.add_argument("file")
+    c.add_argument("--trust", action="store_true",
+                   help="enable the file's execute_code and webhook actions")
+    c.add_argument("--name", help="name of the new campaign (default: the file's)")
+
+    c = cmd("export", "write a campaign file")
+    c.add_argument("campaign")
+    c.add_argument("-o", "--output", help="file to write (default: standard output)")
+
+    c = cmd("templates", "list the bundled campaign templates")
+    c.add_argument("--json", action="store_true")
+
+    c = cmd("new", "create a campaign from a template; prints its id")
+    c.add_argument("--template", required=True, metavar="KEY")
+    c.add_argument("--name")
+
+    c = cmd("records", "import or list audience records")
+    rsub = c.add_subparsers(dest="records_command", metavar="ACTION", required=True)
+    r = rsub.add_parser("import", help="import records from a CSV file (header = field names)")
+    r.add_argument("model")
+    r.add_argument("csv")
+    r = rsub.add_parser("list", help="list records")
+    r.add_argument("model")
+    r.add_argument("--json", action="store_true")
+    r.add_argument("--limit", type=int)
+
+    c = cmd("list", "campaigns with state and participant counts")
+    c.add_argument("--json", action="store_true")
+
+    for name, help_ in (("start", "start a campaign (it syncs its audience at once)"),
+                        ("stop", "stop a campaign (scheduled traces wait for a restart)")):
+        c = cmd(name, help_)
+        c.add_argument("campaign")
+
+    c = cmd("run", "one engine pass: sync running campaigns, execute what is due")
+    c.add_argument("--until-idle", action="store_true", help="repeat until nothing is due")
+    c.add_argument("--json", action="store_true")
+
+    cmd("worker", "run the engine until interrupted (SIGINT/SIGTERM finish the batch)")
+
+    c = cmd("event", "record an interaction on a participant's message")
+    c.add_argument("campaign")
+    c.add_argument("--activity", required=True, metavar="KEY")
+    c.add_argument("--record", required=True, metavar="REF", help="record id or email")
+    c.add_argument("--type", required=True,
+                   choices=["open", "click", "reply", "bounce", "sms_click", "sms_bounce"])
+    c.add_argument("--url", help="the clicked URL (logged against its link)")
+    c.add_argument("--test", action="store_true", help="on the record's test participant")
+
+    c = cmd("test", "launch a test participant for a record")
+    c.add_argument("campaign")
+    c.add_argument("--record", required=True, metavar="REF")
+
+    c = cmd("report", "a campaign's counters")
+    c.add_argument("campaign")
+    c.add_argument("--json", action="store_true")
+
+    c = cmd("traces", "a campaign's traces")
+    c.add_argument("campaign")
+    c.add_argument("--activity", metavar="KEY")
+    c.add_argument("--state", choices=["scheduled", "waiting", "processed", "rejected",
+                                       "canceled", "error"])
+    c.add_argument("--test", action="store_true", help="include test participants")
+    c.add_argument("--json", action="store_true")
+
+    c = cmd("outbox", "messages held by the embedded outbox channel")
+    c.add_argument("--campaign")
+    c.add_argument("--json", action="store_true")
+
+    c = cmd("settings", "show or set settings")
+    c.add_argument("key", nargs="?")
+    c.add_argument("value", nargs="?")
+    c.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    command = args.command or "gui"
+    try:
+        return commands.dispatch(command, args)
+    except UserError as exc:
+        print(f"journeys: error: {exc}", file=sys.stderr)
+        return 2
+    except EngineFailure as exc:
+        print(f"journeys: failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("journeys: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a runtime failure, said plainly
+        from sqlalchemy.exc import OperationalError
+
+        if os.environ.get("JOURNEYS_DEBUG"):
+            raise
+        if isinstance(exc, OperationalError) and "locked" in str(exc.orig):
+            print("journeys: failed: the database is locked by another program; "
+                  "try again in a moment", file=sys.stderr)
+        else:
+            print(f"journeys: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,392 @@
+"""What each ``journeys`` command does; argument parsing lives in :mod:`app.cli`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from engine import campaign_files, campaigns, gallery, interactions, records, reporting
+from engine import settings as settings_mod
+from engine.clock import Clock, FixedClock, SystemClock, parse_instant
+from engine.db import Database
+from engine.errors import UserError
+from engine.executor import Executor, run_until_idle
+from engine.fields import TARGET_MODELS
+
+from .output import print_json, print_table
+
+
+class Ctx:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.clock: Clock
+        if args.now:
+            try:
+                self.clock = FixedClock(parse_instant(args.now))
+            except ValueError as exc:
+                raise UserError(f"--now: {exc}") from None
+        else:
+            self.clock = SystemClock()
+        self._db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = Database(self.args.db)
+        return self._db
+
+    def now(self):  # type: ignore[no-untyped-def]
+        return self.clock.now()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+
+
+def dispatch(command: str, args: argparse.Namespace) -> int:
+    handler = HANDLERS[command]
+    ctx = Ctx(args)
+    try:
+        return handler(ctx) or 0
+    finally:
+        ctx.close()
+
+
+# --- handlers -------------------------------------------------------------------------------
+
+def cmd_gui(ctx: Ctx) -> int:
+    from app.gui import run_gui
+
+    return run_gui(ctx.args.db)
+
+
+def cmd_init(ctx: Ctx) -> int:
+    db = ctx.db
+    print(f"database ready: {db.engine.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def cmd_import(ctx: Ctx) -> int:
+    doc = campaign_files.load_file(Path(ctx.args.file))
+    with ctx.db.session() as s:
+        c = campaign_files.import_document(s, doc, trust=ctx.args.trust, now=ctx.now(),
+                                           name=ctx.args.name)
+        untrusted = _untrusted_count(s, c.id)
+        cid, name = c.id, c.name
+    if untrusted:
+        print(f"note: {untrusted} execute_code/webhook action(s) imported disabled; "
+              "re-import with --trust to enable them", file=sys.stderr)
+    print(f"imported {name!r} as draft campaign {cid}")
+    return 0
+
+
+def _untrusted_count(s: Any, campaign_id: int) -> int:
+    from sqlalchemy import func, select
+
+    from engine.models import Activity, SavedAction
+
+    a = s.scalar(select(func.count()).where(Activity.campaign_id == campaign_id,
+                                            Activity.trusted.is_(False))) or 0
+    b = s.scalar(select(func.count()).where(SavedAction.campaign_id == campaign_id,
+                                            SavedAction.trusted.is_(False))) or 0
+    return int(a + b)
+
+
+def cmd_export(ctx: Ctx) -> int:
+    with ctx.db.session() as s:
+        c = campaigns.find_campaign(s, ctx.args.campaign)
+        text = campaign_files.dumps(campaign_files.export_document(s, c.id))
+    if ctx.args.output:
+        out = Path(ctx.args.output)
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot write {out}: {exc.strerror}") from None
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_templates(ctx: Ctx) -> int:
+    items = gallery.list_templates()
+    if ctx.args.json:
+        print_json(items)
+    else:
+        print_table(items, ["key", "name", "target", "description"])
+    return 0
+
+
+def cmd_new(ctx: Ctx) -> int:
+    doc = gallery.load_template(ctx.args.template)
+    with ctx.db.session() as s:
+        c = campaign_files.import_document(s, doc, trust=True, now=ctx.now(), name=ctx.args.name)
+        cid, name = c.id, c.name
+    print(f"created {name!r} from template {ctx.args.template!r} as draft campaign {cid}")
+    return 0
+
+
+def cmd_records(ctx: Ctx) -> int:
+    model = ctx.args.model
+    valid = (*TARGET_MODELS, "user")
+    if model not in valid:
+        raise UserError(f"unknown model {model!r} (expected one of {', '.join(valid)})")
+    if ctx.args.records_command == "import":
+        path = Path(ctx.args.csv)
+        progress = _progress if sys.stderr.isatty() else None
+        with ctx.db.session() as s:
+            n = records.import_csv(s, model, path, now=ctx.now(), progress=progress)
+        if progress:
+            sys.stderr.write("\n")
+        print(f"imported {n} {model} record(s) from {path}")
+        return 0
+    with ctx.db.session() as s:
+        rows = records.list_records(s, model, limit=ctx.args.limit)
+    if ctx.args.json:
+        print_json(rows)
+    else:
+        cols = ["id", "name", "email", "phone"] if model != "user" else ["id", "name", "email"]
+        if model == "event_registration":
+            cols = ["id", "event", "name", "email", "state"]
+        elif model in ("contact", "lead"):
+            cols += ["tags"]
+        print_table(rows, cols, empty=f"(no {model} records)")
+    return 0
+
+
+def _progress(done: int, total: int) -> None:
+    sys.stderr.write(f"\r  {done}/{total} rows")
+    sys.stderr.flush()
+
+
+def cmd_list(ctx: Ctx) -> int:
+    with ctx.db.session() as s:
+        rows = reporting.campaign_list(s)
+    if ctx.args.json:
+        print_json([{k: r[k] for k in ("id", "name", "state", "target", "participants")}
+                    for r in rows])
+    else:
+        print_table(rows, ["id", "name", "state", "target", "participants"],
+                    empty="(no campaign yet: try `journeys templates` and `journeys new`)")
+    return 0
+
+
+def cmd_start(ctx: Ctx) -> int:
+    with ctx.db.session() as s:
+        c = campaigns.find_campaign(s, ctx.args.campaign)
+        joined = campaigns.start(s, c, ctx.now())
+        name = c.name
+    print(f"{name!r} is running; {joined} record(s) joined")
+    return 0
+
+
+def cmd_stop(ctx: Ctx) -> int:
+    with ctx.db.session() as s:
+        c = campaigns.find_campaign(s, ctx.args.campaign)
+        campaigns.stop(s, c, ctx.now())
+        name = c.name
+    print(f"{name!r} is stopped; scheduled steps wait for a restart")
+    return 0
+
+
+def _stats_dict(stats: Any) -> dict[str, Any]:
+    return {"at": stats.started_at.isoformat(), "joined": stats.joined,
+            "removed": stats.removed, "executed": stats.executed,
+            "outcomes": dict(stats.by_state), "expired_waiting": stats.expired_waiting,
+            "recovered": stats.recovered}
+
+
+def cmd_run(ctx: Ctx) -> int:
+    ex = Executor(ctx.db, ctx.clock)
+    passes = run_until_idle(ex) if ctx.args.until_idle else [ex.run_pass()]
+    if ctx.args.json:
+        print_json([_stats_dict(p) for p in passes])
+        return 0
+    for p in passes:
+        outcomes = ", ".join(f"{n} {k}" for k, n in sorted(p.by_state.items())) or "nothing due"
+        print(f"pass at {p.started_at.isoformat()}: {p.joined} joined, {p.removed} removed, "
+              f"{p.executed} executed ({outcomes})")
+    return 0
+
+
+def cmd_worker(ctx: Ctx) -> int:
+    from engine.runner import EngineRunner
+
+    runner = EngineRunner(ctx.db, ctx.clock)
+    done = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        print(f"journeys worker: {signal.Signals(signum).name}, finishing the batch…",
+              file=sys.stderr)
+        done.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    runner.events.pass_finished.connect(_report_pass)
+    runner.start()
+    print("journeys worker: running (Ctrl+C to stop)", file=sys.stderr)
+    try:
+        while not done.wait(0.5):
+            pass
+    finally:
+        runner.stop()
+    print("journeys worker: stopped", file=sys.stderr)
+    return 0
+
+
+def _report_pass(stats: Any) -> None:
+    if not stats.idle:
+        outcomes = ", ".join(f"{n} {k}" for k, n in sorted(stats.by_state.items()))
+        print(f"{stats.started_at.isoformat()}: {stats.joined} joined, {stats.executed} executed"
+              f"{' (' + outcomes + ')' if outcomes else ''}", flush=True)
+
+
+def cmd_event(ctx: Ctx) -> int:
+    now = ctx.now()
+    with ctx.db.session() as s:
+        c = campaigns.find_campaign(s, ctx.args.campaign)
+        record_id = records.resolve_record(s, c.target, ctx.args.record)
+        tid = interactions.find_message_trace(s, c.id, ctx.args.activity, record_id,
+                                              test=ctx.args.test)
+        link_id = _link_for(s, tid, ctx.args.url) if ctx.args.url else None
+        res = interactions.record(s, [tid], ctx.args.type, now, link_id=link_id,
+                                  detail=ctx.args.url)
+    # Children with no delay run in the same pass that records the interaction (E7).
+    stats = Executor(ctx.db, ctx.clock).execute_due(now)
+    print(f"recorded {ctx.args.type} on trace {tid}"
+          f"{' (first time)' if res.first_time else ' (repeat)'}; "
+          f"{res.triggered} step(s) triggered, {res.canceled} canceled, "
+          f"{stats.executed} executed now")
+    return 0
+
+
+def _link_for(s: Any, trace_id: int, url: str) -> int:
+    from sqlalchemy import select
+
+    from engine.models import Link, Trace
+
+    act = s.scalar(select(Trace.activity_id).where(Trace.id == trace_id))
+    link = s.scalar(select(Link.id).where(Link.activity_id == act, Link.url == url))
+    if link is None:
+        known = s.scalars(select(Link.url).where(Link.activity_id == act)).all()
+        raise UserError(f"{url!r} is not a link of that message"
+                        + (f" (links: {', '.join(known)})" if known else " (it has no link)"))
+    return int(link)
+
+
+def cmd_test(ctx: Ctx) -> int:
+    with ctx.db.session() as s:
+        c = campaigns.find_campaign(s, ctx.args.campaign)
+        record_id = records.resolve_record(s, c.target, ctx.args.record)
+        pid = campaigns.launch_test(s, c, record_id, ctx.now())
+    print(f"test participant {pid} launched for record {record_id}; "
+          "`journeys run` executes its due steps")
+    return 0
+
+
+def cmd_report(ctx: Ctx) -> int:
+    with ctx.db.session() as s:
+        c = campaigns.find_campaign(s, ctx.args.campaign)
+        report = reporting.campaign_report(s, c.id)
+    if ctx.args.json:
+        print_json(report)
+        return 0
+    camp, parts = report["campaign"], report["participants"]
+    print(f"{camp['name']} (#{camp['id']}, {camp['state']})")
+    print("participants: " + ", ".join(f"{v} {k}" for k, v in parts.items()))
+    rows = [{"activity": k, **v} for k, v in report["activities"].items()]
+    cols = ["activity", "scheduled", "waiting", "processed", "rejected", "canceled", "error",
+            "sent", "opened", "clicked", "replied", "bounced"]
+    print_table(rows, cols, empty="(no activity)")
+    return 0
+
+
+def cmd_traces(ctx: Ctx) -> int:
+    with ctx.db.session() as s:
+        c = campaigns.find_campaign(s, ctx.args.campaign)
+        if ctx.args.activity:
+            campaigns.find_activity(s, c.id, ctx.args.activity)
+        rows = reporting.traces(s, c.id, activity_key=ctx.args.activity, state=ctx.args.state,
+                                include_test=ctx.args.test)
+    if ctx.args.json:
+        print_json(rows)
+    else:
+        print_table(rows, ["id", "activity", "record", "state", "due", "processed_at",
+                           "message"], empty="(no trace)")
+    return 0
+
+
+def cmd_outbox(ctx: Ctx) -> int:
+    from sqlalchemy import select
+
+    from engine.models import Campaign, OutboxMessage
+
+    with ctx.db.session() as s:
+        q = (select(OutboxMessage, Campaign.name).outerjoin(
+            Campaign, Campaign.id == OutboxMessage.campaign_id).order_by(OutboxMessage.id))
+        if ctx.args.campaign:
+            q = q.where(OutboxMessage.campaign_id == campaigns.find_campaign(
+                s, ctx.args.campaign).id)
+        rows = [
+            {"id": m.id, "channel": m.channel, "to": m.to, "subject": m.subject, "body": m.body,
+             "text": m.text_body, "headers": m.headers, "campaign": cname,
+             "activity": m.activity_key, "record": m.record_name, "record_id": m.record_id,
+             "test": m.is_test, "sent_at": m.sent_at.isoformat()}
+            for m, cname in s.execute(q)
+        ]
+    if ctx.args.json:
+        print_json(rows)
+    else:
+        print_table(rows, ["id", "channel", "to", "subject", "campaign", "activity", "sent_at"],
+                    empty="(the outbox is empty)")
+    return 0
+
+
+def cmd_settings(ctx: Ctx) -> int:
+    key, value = ctx.args.key, ctx.args.value
+    with ctx.db.session() as s:
+        if key is None:
+            values = settings_mod.all_settings(s)
+            if ctx.args.json:
+                print_json(values)
+            else:
+                print_table([{"key": k, "value": v, "about": settings_mod.SPECS[k].help}
+                             for k, v in values.items()], ["key", "value", "about"])
+            return 0
+        if key not in settings_mod.SPECS:
+            raise UserError(f"unknown setting {key!r}; known settings: "
+                            f"{', '.join(sorted(settings_mod.SPECS))}")
+        if value is None:
+            current = settings_mod.get(s, key)
+            print_json(current) if ctx.args.json else print(
+                "-" if current is None else current)
+            return 0
+        stored = settings_mod.set_value(s, key, value)
+    print(f"{key} = {'-' if stored is None else stored}")
+    return 0
+
+
+HANDLERS = {
+    "gui": cmd_gui,
+    "init": cmd_init,
+    "import": cmd_import,
+    "export": cmd_export,
+    "templates": cmd_templates,
+    "new": cmd_new,
+    "records": cmd_records,
+    "list": cmd_list,
+    "start": cmd_start,
+    "stop": cmd_stop,
+    "run": cmd_run,
+    "worker": cmd_worker,
+    "event": cmd_event,
+    "test": cmd_test,
+    "report": cmd_report,
+    "traces": cmd_traces,
+    "outbox": cmd_outbox,
+    "settings": cmd_settings,
+}

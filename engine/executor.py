@@ -1,0 +1,366 @@
+"""The engine pass (SPEC E2-E9, E13): sync, expire, claim due traces, execute in batches.
+
+A batch is claimed in one short transaction (the claim is the durable "in flight"
+marker), executed set-based per activity, and its outcomes, children and completions are
+written in a second transaction. A batch that fails as a whole is split until the failing
+trace is alone, so one trace's failure never aborts the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, false, or_, select, true, update
+from sqlalchemy.orm import Session
+
+from . import settings
+from .channels import Channels, configured_channels
+from .clock import Clock
+from .db import Database
+from .executor_steps import BatchContext, TraceRow, execute_activity
+from .models import Activity, Campaign, Participant, Trace
+from .plan import CampaignPlan, load_plan
+from .sync import sync_campaign
+from .traces import chunks, complete_ids, create_child_traces
+
+log = logging.getLogger(__name__)
+
+T = Trace.__table__
+P = Participant.__table__
+C = Campaign.__table__
+A = Activity.__table__
+
+HOST = socket.gethostname()
+
+
+@dataclass
+class PassStats:
+    started_at: datetime
+    joined: int = 0
+    removed: int = 0
+    executed: int = 0
+    expired_waiting: int = 0
+    recovered: int = 0
+    batches: int = 0
+    by_state: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    campaigns: set[int] = field(default_factory=set)
+
+    @property
+    def idle(self) -> bool:
+        return not (self.joined or self.removed or self.executed or self.expired_waiting
+                    or self.recovered)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Executor:
+    """Runs engine passes against one database; safe to run in several processes."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        channels: Callable[[Session, datetime], Channels] = configured_channels,
+        batch_size: int | None = None,
+        claim_timeout: timedelta | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.channels_factory = channels
+        self._batch_size = batch_size
+        self._claim_timeout = claim_timeout
+        self.should_stop = should_stop
+        self.worker_id = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    # --- the pass ------------------------------------------------------------------------
+    def run_pass(self, *, sync: bool = True) -> PassStats:
+        now = self.clock.now()
+        stats = PassStats(started_at=now)
+        stats.recovered = self.recover_interrupted()
+        if sync:
+            self.sync_all(now, stats)
+        stats.expired_waiting = self.expire_waiting(now)
+        self.execute_due(now, stats)
+        return stats
+
+    def sync_all(self, now: datetime, stats: PassStats) -> None:
+        with self.db.session() as s:
+            ids = s.scalars(select(C.c.id).where(C.c.state == "running").order_by(C.c.id)).all()
+        for cid in ids:
+            self.sync(cid, now, stats)
+
+    def sync(self, campaign_id: int, now: datetime, stats: PassStats | None = None) -> None:
+        with self.db.session() as s:
+            locked = s.execute(
+                select(C.c.id, C.c.state).where(C.c.id == campaign_id)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if locked is None or locked.state != "running":
+                return  # another worker is syncing it, or it stopped meanwhile
+            result = sync_campaign(s, load_plan(s, campaign_id), now)
+            if stats is not None:
+                stats.joined += result.joined
+                stats.removed += result.removed
+                if result.joined or result.removed:
+                    stats.campaigns.add(campaign_id)
+
+    # --- E8 -------------------------------------------------------------------------------
+    def expire_waiting(self, now: datetime) -> int:
+        """Cancel waiting traces whose parent was processed longer ago than the window."""
+        total = 0
+        with self.db.session() as s:
+            windows = s.execute(
+                select(C.c.id, C.c.engagement_window_days).where(C.c.state == "running")
+            ).all()
+            parent = T.alias("parent")
+            for cid, days in windows:
+                limit = now - timedelta(days=days)
+                acts = s.execute(
+                    select(A.c.id, A.c.trigger).where(A.c.campaign_id == cid)
+                ).all()
+                for aid, trigger in acts:
+                    from .catalog import EVENT_TRIGGERS, INTERACTION_NOUN
+
+                    if trigger not in EVENT_TRIGGERS:
+                        continue
+                    noun = INTERACTION_NOUN[EVENT_TRIGGERS[trigger]]
+                    old_parent = select(parent.c.id).where(parent.c.done_at < limit)
+                    stale = and_(T.c.activity_id == aid, T.c.state == "scheduled",
+                                 T.c.due_at.is_(None), T.c.parent_id.in_(old_parent))
+                    touched = s.scalars(select(T.c.participant_id).where(stale)).all()
+                    if not touched:
+                        continue
+                    res = s.execute(
+                        update(T).where(stale).values(
+                            state="canceled", done_at=now,
+                            message=f"No {noun} within {days} days")
+                    )
+                    total += res.rowcount or 0
+                    complete_ids(s, touched, now)
+        return total
+
+    # --- E13 ------------------------------------------------------------------------------
+    def claim_timeout(self, session: Session) -> timedelta:
+        if self._claim_timeout is not None:
+            return self._claim_timeout
+        return timedelta(minutes=settings.get(session, "engine.claim_timeout_minutes"))
+
+    def recover_interrupted(self) -> int:
+        """Release or fail claims left by workers that died mid-batch.
+
+        Claims are judged by the real wall clock (process liveness), not the business
+        clock: a claim is stale when its worker was on this host and is gone, or when it
+        is older than the claim timeout.
+        """
+        wall = datetime.now(UTC)
+        with self.db.session() as s:
+            owners = s.execute(
+                select(T.c.claimed_by, T.c.claimed_at)
+                .where(T.c.claimed_by.is_not(None), T.c.claimed_by != self.worker_id)
+                .distinct()
+            ).all()
+            timeout = self.claim_timeout(s)
+            stale: set[str] = set()
+            for owner, at in owners:
+                host, _, rest = owner.partition(":")
+                pid = rest.partition(":")[0]
+                dead_here = host == HOST and pid.isdigit() and not _pid_alive(int(pid))
+                if dead_here or (at is not None and wall - at > timeout):
+                    stale.add(owner)
+            count = 0
+            for owner in stale:
+                res = s.execute(
+                    update(T)
+                    .where(T.c.claimed_by == owner, T.c.state == "scheduled", T.c.handoff == true())
+                    .values(state="error", message="Interrupted: delivery unknown",
+                            done_at=self.clock.now(), claimed_by=None, claimed_at=None)
+                )
+                count += res.rowcount or 0
+                res = s.execute(
+                    update(T).where(T.c.claimed_by == owner)
+                    .values(claimed_by=None, claimed_at=None, handoff=False)
+                )
+                count += res.rowcount or 0
+            return count
+
+    # --- E4 -------------------------------------------------------------------------------
+    def batch_size(self, session: Session) -> int:
+        return self._batch_size or int(settings.get(session, "engine.batch_size"))
+
+    def execute_due(self, now: datetime, stats: PassStats | None = None) -> PassStats:
+        """Execute everything due at ``now``, including 0-delay children made meanwhile."""
+        stats = stats or PassStats(started_at=now)
+        while not self.should_stop():
+            rows = self.claim(now)
+            if not rows:
+                break
+            stats.batches += 1
+            self.process(rows, now, stats)
+        return stats
+
+    def claim(self, now: datetime, *, trace_ids: list[int] | None = None) -> list[TraceRow]:
+        with self.db.session() as s:
+            runnable = or_(C.c.state == "running", and_(T.c.is_test == true(), C.c.state == "draft"))
+            due = (
+                select(T.c.id)
+                .join(P, P.c.id == T.c.participant_id)
+                .join(C, C.c.id == T.c.campaign_id)
+                .where(T.c.state == "scheduled", T.c.due_at <= now, T.c.claimed_by.is_(None),
+                       P.c.state == "running", runnable)
+                .order_by(T.c.due_at, T.c.id)
+                .limit(self.batch_size(s))
+            )
+            if trace_ids is not None:
+                due = due.where(T.c.id.in_(trace_ids))
+            if self.db.dialect == "postgresql":
+                due = due.with_for_update(of=T, skip_locked=True)
+            ids = s.scalars(due).all()
+            if not ids:
+                return []
+            s.execute(
+                update(T).where(T.c.id.in_(ids))
+                .values(claimed_by=self.worker_id, claimed_at=datetime.now(UTC))
+            )
+            rows = s.execute(
+                select(T.c.id, T.c.campaign_id, T.c.activity_id, T.c.participant_id,
+                       T.c.parent_id, T.c.record_id, T.c.is_test, T.c.due_at, T.c.attempts)
+                .where(T.c.id.in_(ids))
+                .order_by(T.c.due_at, T.c.id)
+            ).all()
+            batch = [TraceRow(*r) for r in rows]
+            external = self._mark_handoff(s, batch, now)
+            del external
+            return batch
+
+    def _mark_handoff(self, session: Session, batch: list[TraceRow], now: datetime) -> bool:
+        """Flag message traces bound for an outside channel before anything is sent."""
+        channels = self.channels_factory(session, now)
+        try:
+            kinds = [k for k, ch in (("email", channels.email), ("sms", channels.sms))
+                     if not ch.transactional]
+        finally:
+            channels.close()
+        if not kinds:
+            return False
+        message_acts = select(A.c.id).where(A.c.type.in_(kinds))
+        ids = [r.id for r in batch]
+        for part in chunks(ids):
+            session.execute(
+                update(T).where(T.c.id.in_(part), T.c.activity_id.in_(message_acts))
+                .values(handoff=True)
+            )
+        return True
+
+    def process(self, rows: list[TraceRow], now: datetime, stats: PassStats) -> None:
+        handed_off: set[int] = set()
+        try:
+            with self.db.session() as s:
+                ctx = self._context(s, rows, now, handed_off)
+                try:
+                    self._execute(s, ctx, rows)
+                finally:
+                    ctx.channels.close()
+                outcome = ctx.outcome
+        except Exception as exc:  # isolate the culprit: retry the traces one by one
+            log.exception("batch of %d traces failed", len(rows))
+            if len(rows) > 1:
+                for row in rows:
+                    if row.id in handed_off:
+                        self._fail([row], now, "Interrupted: delivery unknown")
+                    else:
+                        self.process([row], now, stats)
+                return
+            self._fail(rows, now, f"{type(exc).__name__}: {exc}")
+            stats.executed += 1
+            stats.by_state["error"] += 1
+            return
+        stats.executed += len(rows)
+        stats.campaigns.update(r.campaign_id for r in rows)
+        for state, n in outcome.counts().items():
+            stats.by_state[state] += n
+
+    def _context(self, s: Session, rows: list[TraceRow], now: datetime,
+                 handed_off: set[int]) -> BatchContext:
+        plans: dict[int, CampaignPlan] = {
+            cid: load_plan(s, cid) for cid in sorted({r.campaign_id for r in rows})
+        }
+        return BatchContext(
+            session=s,
+            now=now,
+            plans=plans,
+            channels=self.channels_factory(s, now),
+            handed_off=handed_off,
+            max_attempts=int(settings.get(s, "engine.max_attempts")),
+        )
+
+    def _execute(self, s: Session, ctx: BatchContext, rows: list[TraceRow]) -> None:
+        groups: dict[int, list[TraceRow]] = defaultdict(list)
+        for r in rows:
+            groups[r.activity_id].append(r)
+        for activity_id, group in groups.items():
+            plan = ctx.plans[group[0].campaign_id]
+            execute_activity(ctx, plan, plan.activities[activity_id], group)
+        ctx.outcome.write(s, ctx.now)
+        # E6: children of processed traces.
+        for activity_id, ids in ctx.outcome.processed_by_activity().items():
+            plan = ctx.plans[groups[activity_id][0].campaign_id]
+            for child_id in plan.activities[activity_id].children:
+                for part in chunks(ids):
+                    create_child_traces(s, plan.activities[child_id], T.c.id.in_(part),
+                                        ctx.now, ctx.now)
+        ctx.outcome.apply_bounces(s, ctx.now)
+        complete_ids(s, {r.participant_id for r in rows}, ctx.now)
+
+    def _fail(self, rows: list[TraceRow], now: datetime, message: str) -> None:
+        with self.db.session() as s:
+            s.execute(
+                update(T).where(T.c.id.in_([r.id for r in rows]))
+                .values(state="error", message=message[:2000], done_at=now, claimed_by=None,
+                        claimed_at=None, handoff=False)
+            )
+            complete_ids(s, {r.participant_id for r in rows}, now)
+
+
+def run_until_idle(executor: Executor, *, max_passes: int = 1000) -> list[PassStats]:
+    """Repeat passes until one finds nothing to do (``journeys run --until-idle``)."""
+    passes: list[PassStats] = []
+    for _ in range(max_passes):
+        stats = executor.run_pass()
+        passes.append(stats)
+        if stats.idle or executor.should_stop():
+            break
+    return passes
+
+
+def next_due(db: Database) -> datetime | None:
+    """When the next dated trace of a runnable campaign falls due (for the runner)."""
+    with db.session() as s:
+        return s.scalar(
+            select(T.c.due_at)
+            .join(C, C.c.id == T.c.campaign_id)
+            .where(T.c.state == "scheduled", T.c.due_at.is_not(None),
+                   or_(C.c.state == "running", and_(T.c.is_test == true(), C.c.state == "draft")))
+            .order_by(T.c.due_at)
+            .limit(1)
+        )
+
+
+_ = (false, Any)

@@ -1,0 +1,176 @@
+"""What recipients do with sent messages, and how it moves their journeys (SPEC E7).
+
+Recording is set-based over any number of traces of one interaction type: the first
+occurrence per trace is stamped on the trace (statistics count it once), every occurrence
+is logged, waiting children become due, and "not" siblings are canceled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, false, insert, or_, select, true, update
+from sqlalchemy.orm import Session
+
+from . import delays
+from .catalog import (
+    EVENT_TRIGGERS,
+    INTERACTION_CHANNEL,
+    INTERACTION_COLUMN,
+    INTERACTION_WORD,
+    INTERACTIONS,
+    NOT_TRIGGERS,
+)
+from .errors import UserError
+from .models import Activity, Campaign, Interaction, Participant, Trace
+from .traces import chunks, complete_participants
+
+T = Trace.__table__
+A = Activity.__table__
+C = Campaign.__table__
+P = Participant.__table__
+
+# Interactions that imply another one first (a click or a reply means it was opened).
+IMPLIES = {"click": "open", "reply": "open"}
+TRIGGER_OF = {v: k for k, v in EVENT_TRIGGERS.items()}
+NOT_TRIGGER_OF = {v: k for k, v in NOT_TRIGGERS.items()}
+
+
+@dataclass
+class InteractionResult:
+    recorded: int = 0
+    first_time: int = 0
+    triggered: int = 0
+    canceled: int = 0
+    campaigns: set[int] = field(default_factory=set)
+
+
+def record(
+    session: Session,
+    trace_ids: Sequence[int],
+    kind: str,
+    at: datetime,
+    *,
+    link_id: int | None = None,
+    detail: str | None = None,
+) -> InteractionResult:
+    """Record ``kind`` on each trace (processed messages of the right channel only)."""
+    if kind not in INTERACTIONS:
+        raise UserError(f"unknown interaction {kind!r} (expected one of {', '.join(INTERACTIONS)})")
+    result = InteractionResult()
+    implied = IMPLIES.get(kind)
+    for part in chunks(sorted(set(trace_ids))):
+        if implied:
+            _record_one(session, part, implied, at, None, None, result, log_repeat=False)
+        _record_one(session, part, kind, at, link_id, detail, result, log_repeat=True)
+    return result
+
+
+def _record_one(
+    session: Session,
+    ids: Sequence[int],
+    kind: str,
+    at: datetime,
+    link_id: int | None,
+    detail: str | None,
+    result: InteractionResult,
+    *,
+    log_repeat: bool,
+) -> None:
+    channel = INTERACTION_CHANNEL[kind]
+    col = T.c[INTERACTION_COLUMN[kind]]
+    rows = session.execute(
+        select(T.c.id, T.c.campaign_id, T.c.is_test, col.is_(None).label("first"), C.c.state)
+        .join(A, A.c.id == T.c.activity_id)
+        .join(C, C.c.id == T.c.campaign_id)
+        .where(T.c.id.in_(ids), T.c.state == "processed", A.c.type == channel)
+    ).all()
+    # An implied open is logged only when it is new: a click on an opened mail adds a
+    # click, not another open.
+    logged = [r for r in rows if log_repeat or r.first]
+    if logged:
+        session.execute(
+            insert(Interaction),
+            [{"trace_id": r.id, "type": kind, "at": at, "link_id": link_id, "detail": detail}
+             for r in logged],
+        )
+        result.recorded += len(logged) if log_repeat else 0
+    first = [r.id for r in rows if r.first]
+    if first:
+        session.execute(update(T).where(T.c.id.in_(first), col.is_(None)).values({col: at}))
+        result.first_time += len(first)
+    # A stopped campaign records but triggers nothing; tests also run in draft.
+    live = [r.id for r in rows if r.state == "running" or (r.is_test and r.state == "draft")]
+    result.campaigns.update(r.campaign_id for r in rows)
+    if live:
+        _move_children(session, live, kind, at, result)
+
+
+def _move_children(
+    session: Session, parents: Sequence[int], kind: str, at: datetime, result: InteractionResult
+) -> None:
+    waiting = and_(T.c.parent_id.in_(parents), T.c.state == "scheduled")
+    trigger = TRIGGER_OF[kind]
+    children = session.execute(
+        select(A.c.id, A.c.delay_amount, A.c.delay_unit)
+        .where(A.c.trigger == trigger,
+               A.c.id.in_(select(T.c.activity_id).where(waiting).distinct()))
+    ).all()
+    for child_id, amount, unit in children:
+        res = session.execute(
+            update(T)
+            .where(waiting, T.c.activity_id == child_id, T.c.due_at.is_(None))
+            .values(due_at=delays.add(at, amount, unit), anchor_at=at)
+        )
+        result.triggered += res.rowcount or 0
+
+    if kind in ("bounce", "sms_bounce"):
+        not_bounce = select(A.c.id).where(A.c.trigger != trigger)
+        message = "Parent activity bounced"
+        cancel_where = and_(waiting, T.c.activity_id.in_(not_bounce))
+    elif kind in NOT_TRIGGER_OF:
+        not_children = select(A.c.id).where(A.c.trigger == NOT_TRIGGER_OF[kind])
+        word = INTERACTION_WORD[kind]
+        message = f"Parent activity {'SMS' if kind.startswith('sms') else 'mail'} {word}"
+        cancel_where = and_(waiting, T.c.activity_id.in_(not_children))
+    else:
+        return
+    affected = select(T.c.participant_id).where(cancel_where).distinct()
+    touched = [r[0] for r in session.execute(affected)]
+    res = session.execute(
+        update(T).where(cancel_where)
+        .values(state="canceled", message=message, done_at=at, claimed_by=None, claimed_at=None)
+    )
+    result.canceled += res.rowcount or 0
+    if touched:
+        complete_participants(session, P.c.id.in_(touched), at)
+
+
+def find_message_trace(
+    session: Session, campaign_id: int, activity_key: str, record_id: int, *, test: bool = False
+) -> int:
+    """The trace of ``activity_key`` sent to ``record_id`` (the latest, when several)."""
+    act = session.execute(
+        select(A.c.id, A.c.type).where(A.c.campaign_id == campaign_id, A.c.key == activity_key)
+    ).first()
+    if act is None:
+        raise UserError(f"campaign {campaign_id} has no activity with key {activity_key!r}")
+    row = session.execute(
+        select(T.c.id, T.c.state)
+        .where(T.c.activity_id == act.id, T.c.record_id == record_id,
+               T.c.is_test == (true() if test else false()))
+        .order_by(or_(T.c.state == "processed", false()).desc(), T.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        raise UserError(
+            f"record {record_id} has no trace of activity {activity_key!r} in this campaign"
+        )
+    if row.state != "processed":
+        raise UserError(
+            f"the trace of activity {activity_key!r} for record {record_id} is {row.state}; "
+            "only a sent message can be opened, clicked, replied to or bounce"
+        )
+    return int(row.id)

@@ -1,0 +1,165 @@
+"""Non-secret settings, stored in the database so every worker of it agrees.
+
+Secrets never come here (SPEC §8): they live in the OS keyring. The tracking key is the
+documented exception — generated once per database, hidden from listings, never exported.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import UserError
+from .models import Setting
+
+TRACKING_SECRET_KEY = "_internal.tracking_secret"
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a whole number above 0")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise ValueError("must be a port number from 1 to 65535")
+    return value
+
+
+def _base_url(text: str) -> str:
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http(s) URL such as https://track.example.com")
+    return text.strip().rstrip("/")
+
+
+def _email_or_empty(text: str) -> str | None:
+    if not text.strip():
+        return None
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(text.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _phone_or_empty(text: str) -> str | None:
+    if not text.strip():
+        return None
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(text.strip(), None)
+    except phonenumbers.NumberParseException:
+        raise ValueError("must be a phone number in international form, e.g. +32470123456") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _region_or_empty(text: str) -> str | None:
+    value = text.strip().upper()
+    if not value:
+        return None
+    import phonenumbers
+
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError("must be a two-letter country code such as BE or US")
+    return value
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str
+    default: Any
+    parse: Callable[[str], Any]
+    help: str
+    env: str | None = None
+
+
+SPECS: dict[str, SettingSpec] = {
+    s.key: s
+    for s in [
+        SettingSpec("tracking.port", 8787, _port, "port of the tracking server",
+                    "JOURNEYS_TRACKING_PORT"),
+        SettingSpec("tracking.base_url", None, _base_url,
+                    "public base URL of tracked links (default http://127.0.0.1:<port>)",
+                    "JOURNEYS_TRACKING_BASE_URL"),
+        SettingSpec("engine.sync_interval_minutes", 5, _positive_int,
+                    "how often the embedded engine adds new matching records"),
+        SettingSpec("engine.poll_seconds", 30, _positive_int,
+                    "longest the embedded engine sleeps between passes"),
+        SettingSpec("engine.batch_size", 2000, _positive_int,
+                    "traces claimed and executed together"),
+        SettingSpec("engine.max_attempts", 5, _positive_int,
+                    "deliveries tried before a transient failure becomes an error"),
+        SettingSpec("engine.claim_timeout_minutes", 15, _positive_int,
+                    "after this long, a claim by a vanished worker is released"),
+        SettingSpec("test.recipient_email", None, _email_or_empty,
+                    "test emails go here instead of the record's address"),
+        SettingSpec("test.recipient_phone", None, _phone_or_empty,
+                    "test SMS go here instead of the record's number"),
+        SettingSpec("sms.default_region", None, _region_or_empty,
+                    "country assumed for phone numbers written without +prefix"),
+    ]
+}
+
+
+def get(session: Session, key: str) -> Any:
+    spec = SPECS[key]
+    if spec.env and os.environ.get(spec.env):
+        return spec.parse(os.environ[spec.env])
+    value = session.scalar(select(Setting.value).where(Setting.key == key))
+    return spec.default if value is None else value
+
+
+def set_value(session: Session, key: str, text: str) -> Any:
+    """Parse and store ``text`` for ``key``; an empty text resets to the default."""
+    spec = SPECS.get(key)
+    if spec is None:
+        raise UserError(f"unknown setting {key!r}; known settings: {', '.join(sorted(SPECS))}")
+    if text.strip() == "":
+        value = None
+    else:
+        try:
+            value = spec.parse(text)
+        except ValueError as exc:
+            raise UserError(f"{key} {exc}") from None
+    row = session.get(Setting, key)
+    if value is None:
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        session.add(Setting(key=key, value=value))
+    else:
+        row.value = value
+    return spec.default if value is None else value
+
+
+def all_settings(session: Session) -> dict[str, Any]:
+    return {key: get(session, key) for key in sorted(SPECS)}
+
+
+def tracking_base_url(session: Session) -> str:
+    return get(session, "tracking.base_url") or f"http://127.0.0.1:{get(session, 'tracking.port')}"
+
+
+def tracking_secret(session: Session) -> bytes:
+    """The per-database HMAC key, created on first use (SPEC §8)."""
+    row = session.get(Setting, TRACKING_SECRET_KEY)
+    if row is None:
+        row = Setting(key=TRACKING_SECRET_KEY, value=secrets.token_hex(32))
+        session.add(row)
+        session.flush()
+    return bytes.fromhex(row.value)
