@@ -20,8 +20,20 @@ from .plan import ActivityPlan, CampaignPlan
 
 MAX_NESTING = 5
 
-Runner = Callable[[BatchContext, CampaignPlan, ActivityPlan, dict[str, Any], list[TraceRow],
-                   dict[int, dict[str, Any]]], None]
+Runner = Callable[..., None]
+
+
+class LazyRecords:
+    """Records loaded on first use: most bulk actions never need their contents."""
+
+    def __init__(self, ctx: BatchContext, model: str, ids: list[int]) -> None:
+        self._ctx, self._model, self._ids = ctx, model, ids
+        self._data: dict[int, dict[str, Any]] | None = None
+
+    def get(self, record_id: int, default: Any = None) -> Any:
+        if self._data is None:
+            self._data = records.load_records(self._ctx.session, self._model, self._ids)
+        return self._data.get(record_id, default)
 
 
 class ActionError(Exception):
@@ -40,7 +52,7 @@ def run_server_action(
             ctx.outcome.set(r, "error", "Action disabled: imported from a file and not yet "
                                         "trusted")
         return
-    recs = records.load_records(ctx.session, plan.target, [r.record_id for r in rows])
+    recs = LazyRecords(ctx, plan.target, [r.record_id for r in rows])
     survivors = _run(ctx, plan, act, action, rows, recs, depth=0)
     for r in survivors:
         if r.id not in ctx.outcome.final:
@@ -53,7 +65,7 @@ def _run(
     act: ActivityPlan,
     action: dict[str, Any],
     rows: list[TraceRow],
-    recs: dict[int, dict[str, Any]],
+    recs: LazyRecords,
     *,
     depth: int,
 ) -> list[TraceRow]:

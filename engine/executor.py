@@ -29,7 +29,7 @@ from .executor_steps import BatchContext, TraceRow, execute_activity
 from .models import Activity, Campaign, Participant, Trace
 from .plan import CampaignPlan, load_plan
 from .sync import sync_campaign
-from .traces import chunks, complete_ids, create_child_traces
+from .traces import complete_ids, complete_participants, create_child_traces, ids_in
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ class Executor:
         self._claim_timeout = claim_timeout
         self.should_stop = should_stop
         self.worker_id = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._batches = 0
 
     # --- the pass ------------------------------------------------------------------------
     def run_pass(self, *, sync: bool = True) -> PassStats:
@@ -174,7 +175,8 @@ class Executor:
         with self.db.session() as s:
             owners = s.execute(
                 select(T.c.claimed_by, T.c.claimed_at)
-                .where(T.c.claimed_by.is_not(None), T.c.claimed_by != self.worker_id)
+                .where(T.c.claimed_by.is_not(None),
+                       ~T.c.claimed_by.startswith(self.worker_id + ":"))
                 .distinct()
             ).all()
             timeout = self.claim_timeout(s)
@@ -217,8 +219,12 @@ class Executor:
         return stats
 
     def claim(self, now: datetime, *, trace_ids: list[int] | None = None) -> list[TraceRow]:
+        """Claim up to a batch of due traces under a fresh token; returns them."""
+        self._batches += 1
+        token = f"{self.worker_id}:{self._batches}"
         with self.db.session() as s:
-            runnable = or_(C.c.state == "running", and_(T.c.is_test == true(), C.c.state == "draft"))
+            runnable = or_(C.c.state == "running",
+                           and_(T.c.is_test == true(), C.c.state == "draft"))
             due = (
                 select(T.c.id)
                 .join(P, P.c.id == T.c.participant_id)
@@ -229,28 +235,28 @@ class Executor:
                 .limit(self.batch_size(s))
             )
             if trace_ids is not None:
-                due = due.where(T.c.id.in_(trace_ids))
+                due = due.where(ids_in(s, T.c.id, trace_ids))
             if self.db.dialect == "postgresql":
                 due = due.with_for_update(of=T, skip_locked=True)
-            ids = s.scalars(due).all()
-            if not ids:
+            claimed = s.execute(
+                update(T).where(T.c.id.in_(due.scalar_subquery()))
+                .values(claimed_by=token, claimed_at=datetime.now(UTC))
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if not claimed:
                 return []
-            s.execute(
-                update(T).where(T.c.id.in_(ids))
-                .values(claimed_by=self.worker_id, claimed_at=datetime.now(UTC))
-            )
             rows = s.execute(
                 select(T.c.id, T.c.campaign_id, T.c.activity_id, T.c.participant_id,
-                       T.c.parent_id, T.c.record_id, T.c.is_test, T.c.due_at, T.c.attempts)
-                .where(T.c.id.in_(ids))
+                       T.c.parent_id, T.c.record_id, T.c.is_test, T.c.due_at, T.c.attempts,
+                       T.c.claimed_by)
+                .where(T.c.claimed_by == token)
                 .order_by(T.c.due_at, T.c.id)
             ).all()
             batch = [TraceRow(*r) for r in rows]
-            external = self._mark_handoff(s, batch, now)
-            del external
+            self._mark_handoff(s, token, now)
             return batch
 
-    def _mark_handoff(self, session: Session, batch: list[TraceRow], now: datetime) -> bool:
+    def _mark_handoff(self, session: Session, token: str, now: datetime) -> None:
         """Flag message traces bound for an outside channel before anything is sent."""
         channels = self.channels_factory(session, now)
         try:
@@ -258,16 +264,12 @@ class Executor:
                      if not ch.transactional]
         finally:
             channels.close()
-        if not kinds:
-            return False
-        message_acts = select(A.c.id).where(A.c.type.in_(kinds))
-        ids = [r.id for r in batch]
-        for part in chunks(ids):
+        if kinds:
             session.execute(
-                update(T).where(T.c.id.in_(part), T.c.activity_id.in_(message_acts))
+                update(T).where(T.c.claimed_by == token,
+                                T.c.activity_id.in_(select(A.c.id).where(A.c.type.in_(kinds))))
                 .values(handoff=True)
             )
-        return True
 
     def process(self, rows: list[TraceRow], now: datetime, stats: PassStats) -> None:
         handed_off: set[int] = set()
@@ -319,20 +321,24 @@ class Executor:
             plan = ctx.plans[group[0].campaign_id]
             execute_activity(ctx, plan, plan.activities[activity_id], group)
         ctx.outcome.write(s, ctx.now)
-        # E6: children of processed traces.
-        for activity_id, ids in ctx.outcome.processed_by_activity().items():
-            plan = ctx.plans[groups[activity_id][0].campaign_id]
+        token = rows[0].claimed_by
+        mine = T.c.claimed_by == token
+        # E6: children of processed traces, selected by the batch's claim token.
+        for activity_id, group in groups.items():
+            plan = ctx.plans[group[0].campaign_id]
             for child_id in plan.activities[activity_id].children:
-                for part in chunks(ids):
-                    create_child_traces(s, plan.activities[child_id], T.c.id.in_(part),
-                                        ctx.now, ctx.now)
+                create_child_traces(
+                    s, plan.activities[child_id],
+                    and_(mine, T.c.activity_id == activity_id, T.c.state == "processed"),
+                    ctx.now, ctx.now)
         ctx.outcome.apply_bounces(s, ctx.now)
-        complete_ids(s, {r.participant_id for r in rows}, ctx.now)
+        complete_participants(s, P.c.id.in_(select(T.c.participant_id).where(mine)), ctx.now)
+        s.execute(update(T).where(mine).values(claimed_by=None, claimed_at=None, handoff=False))
 
     def _fail(self, rows: list[TraceRow], now: datetime, message: str) -> None:
         with self.db.session() as s:
             s.execute(
-                update(T).where(T.c.id.in_([r.id for r in rows]))
+                update(T).where(ids_in(s, T.c.id, [r.id for r in rows]))
                 .values(state="error", message=message[:2000], done_at=now, claimed_by=None,
                         claimed_at=None, handoff=False)
             )
@@ -362,5 +368,3 @@ def next_due(db: Database) -> datetime | None:
             .limit(1)
         )
 
-
-_ = (false, Any)

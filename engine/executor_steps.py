@@ -20,7 +20,7 @@ from .channels import Channels, Delivery
 from .fields import MODELS
 from .models import Trace
 from .plan import ActivityPlan, CampaignPlan
-from .traces import chunks
+from .traces import ids_in
 
 T = Trace.__table__
 
@@ -35,6 +35,7 @@ class TraceRow(NamedTuple):
     is_test: bool
     due_at: datetime
     attempts: int
+    claimed_by: str
 
 
 @dataclass
@@ -75,11 +76,11 @@ class Outcome:
                                   "addr": self.to_address[tid]})
             else:
                 grouped[(state, message)].append(tid)
-        done = {"done_at": now, "claimed_by": None, "claimed_at": None, "handoff": False}
+        # Claims are released by the caller once children are made (they select by claim).
+        done = {"done_at": now}
         for (state, message), ids in grouped.items():
-            for part in chunks(ids):
-                s.execute(update(T).where(T.c.id.in_(part))
-                          .values(state=state, message=message, **done))
+            s.execute(update(T).where(ids_in(s, T.c.id, ids))
+                      .values(state=state, message=message, **done))
         if addressed:
             s.execute(
                 update(T).where(T.c.id == bindparam("tid")).values(
@@ -193,10 +194,8 @@ def execute_activity(
         conditions = [filters.compile_domain(d, plan.target, ctx.now) for d in act.filters]
         conditions.append(filters.active_condition(plan.target))
         ids = sorted({r.record_id for r in live})
-        matching: set[int] = set()
-        for part in chunks(ids):
-            matching.update(ctx.session.scalars(
-                select(table.c.id).where(table.c.id.in_(part), *conditions)))
+        matching = set(ctx.session.scalars(
+            select(table.c.id).where(ids_in(ctx.session, table.c.id, ids), *conditions)))
         keep = []
         for r in live:
             if r.record_id in matching:

@@ -7,7 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import exists, insert, literal, select, update
+import json
+from typing import Any
+
+from sqlalchemy import BigInteger, String, bindparam, exists, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -24,6 +28,18 @@ CHUNK = 5000
 def chunks(ids: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
     for i in range(0, len(ids), size):
         yield ids[i : i + size]
+
+
+def ids_in(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column IN ids`` bound as ONE parameter (a JSON text on SQLite, an array on
+    PostgreSQL): expanding thousands of bound values costs more than the query itself.
+    """
+    values = [int(i) for i in ids]
+    if session.get_bind().dialect.name == "postgresql":
+        return column == func.any(bindparam(None, values, type_=ARRAY(BigInteger)))
+    each = func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued(
+        "value")
+    return column.in_(select(each.c.value))
 
 
 def create_child_traces(

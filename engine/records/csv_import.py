@@ -1,0 +1,248 @@
+"""CSV import of audience records (``journeys records import MODEL FILE``).
+
+All or nothing: every row is checked first and every problem is reported at once, located
+as a spreadsheet shows it ("row 7, column email", the header being row 1), so a user fixes
+the file in one go instead of discovering errors one import at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy.orm import Session
+
+from ..errors import Problem, ValidationError
+from ..fields import JSONK, ModelInfo
+from .values import PreparedRow, get_model, is_required, json_object, prepare_row
+from .write import insert_prepared, resolve_row_users
+
+MAX_PROBLEMS = 100
+_NOT_UTF8 = re.compile("[\udc80-\udcff]+")
+
+
+@dataclass(frozen=True)
+class _Column:
+    index: int
+    title: str  # as written in the header, for messages
+    field: str | None  # field name, or None for an ignored blank column
+    extra_key: str | None = None  # for ``extra.KEY`` columns
+
+
+def import_csv(
+    session: Session,
+    model: str,
+    source: str | os.PathLike[str] | TextIO,
+    *,
+    now: datetime,
+    progress: Callable[[int, int], None] | None = None,
+    region: str | None = None,
+) -> int:
+    """Import the records of a CSV file; the number imported.
+
+    The header names fields; ``tags``/``lists`` cells hold ``;``-separated names
+    (created as needed), ``salesperson`` a user's email or name, ``extra`` a JSON object
+    and ``extra.KEY`` columns single keys of it (as text). Empty cells are "not set".
+    ``region`` is the default country for phone numbers written without ``+prefix``
+    when the row has no ``country``. Any problem raises :class:`ValidationError` and
+    nothing is imported.
+    """
+    info = get_model(model)
+    label, text, bad_bytes = _read(source)
+    title = f"{label}: nothing imported"
+
+    def fail(problems: list[Problem]) -> ValidationError:
+        if len(problems) > MAX_PROBLEMS:
+            more = len(problems) - MAX_PROBLEMS
+            problems = [*problems[:MAX_PROBLEMS], Problem("…", f"and {more} more problems")]
+        return ValidationError(problems, title=title)
+
+    records, parse_problem = _parse(text)
+    if parse_problem:
+        raise fail([parse_problem])
+    while records and not any(c.strip() for c in records[-1]):
+        records.pop()
+    if not records:
+        raise fail([Problem("row 1", "the file is empty: the first row must name the fields")])
+
+    header = records[0]
+    problems = _undecodable(1, header, [f"column {i + 1}" for i in range(len(header))])
+    if problems:
+        raise fail(problems)
+    columns, problems = _columns(info, header, records[1:])
+    if problems:
+        raise fail(problems)
+    width = len(header)
+    titles = {c.field: c.title for c in columns if c.field and not c.extra_key}
+    extra_title = next((c.title for c in columns if c.extra_key), "extra")
+
+    prepared: list[PreparedRow] = []
+    row_numbers: list[int] = []
+    for number, cells in enumerate(records[1:], start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        where = f"row {number}"
+        if len(cells) < width or any(c.strip() for c in cells[width:]):
+            problems.append(
+                Problem(where, f"has {len(cells)} cells but the header has {width} columns")
+            )
+            continue
+        if bad_bytes:
+            bad = _undecodable(number, cells[:width], [c.title for c in columns])
+            if bad:
+                problems += bad
+                continue
+        raw: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for column in columns:
+            cell = cells[column.index].strip()
+            if column.field is None or not cell:
+                continue
+            if column.extra_key:
+                extra[column.extra_key] = cell
+            elif info.fields[column.field].kind == JSONK:
+                try:
+                    extra = json_object(cell) | extra
+                except ValueError as exc:
+                    problems.append(Problem(f"{where}, column {column.title}", str(exc)))
+            else:
+                raw[column.field] = cell
+        if extra:
+            raw["extra"] = extra
+        row, row_problems = prepare_row(info, raw, region=region)
+        for name, message in row_problems:
+            column_title = titles.get(name, extra_title if name == "extra" else name)
+            problems.append(Problem(f"{where}, column {column_title}", message))
+        prepared.append(row)
+        row_numbers.append(number)
+
+    def label_of(index: int) -> str:
+        return f"row {row_numbers[index]}"
+
+    for index, row_problems in resolve_row_users(session, info, prepared, label_of).items():
+        for name, message in row_problems:
+            problems.append(Problem(f"{label_of(index)}, column {titles[name]}", message))
+    if problems:
+        problems.sort(key=lambda p: _row_key(p.path))
+        raise fail(problems)
+    return len(insert_prepared(session, info, prepared, now=now, progress=progress))
+
+
+def _read(source: str | os.PathLike[str] | TextIO) -> tuple[str, str, bool]:
+    """``(label, text, has_undecodable_bytes)``.
+
+    Bytes that are not UTF-8 are kept as surrogates (``surrogateescape``) so they can be
+    reported in the cell that holds them rather than as a byte offset.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        label = str(source)
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise ValidationError(
+                [Problem("file", f"cannot be read: {exc.strerror or exc}")],
+                title=f"{label}: nothing imported",
+            ) from None
+    else:
+        label = str(getattr(source, "name", "<input>"))
+        try:
+            content: str | bytes = source.read()
+        except UnicodeDecodeError as exc:
+            raise ValidationError(
+                [Problem("file", f"is not UTF-8 text ({exc.reason}); save it as CSV UTF-8")],
+                title=f"{label}: nothing imported",
+            ) from None
+        if isinstance(content, str):
+            return label, content.removeprefix("\ufeff"), False
+        data = content
+    try:
+        return label, data.decode("utf-8-sig"), False
+    except UnicodeDecodeError:
+        return label, data.decode("utf-8-sig", errors="surrogateescape"), True
+
+
+def _parse(text: str) -> tuple[list[list[str]], Problem | None]:
+    records: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for cells in reader:
+            records.append(cells)
+    except csv.Error as exc:
+        return records, Problem(f"row {len(records) + 1}", f"is not valid CSV: {exc}")
+    return records, None
+
+
+def _undecodable(number: int, cells: list[str], titles: list[str]) -> list[Problem]:
+    problems = []
+    for cell, title in zip(cells, titles, strict=False):
+        match = _NOT_UTF8.search(cell)
+        if match:
+            raw = match.group().encode("utf-8", errors="surrogateescape")
+            hexes = " ".join(f"0x{b:02X}" for b in raw[:4])
+            problems.append(
+                Problem(
+                    f"row {number}, column {title}",
+                    f"contains bytes that are not UTF-8 ({hexes}); "
+                    "save the file as 'CSV UTF-8' and import it again",
+                )
+            )
+    return problems
+
+
+def _columns(
+    info: ModelInfo, header: list[str], rows: list[list[str]]
+) -> tuple[list[_Column], list[Problem]]:
+    """Map header cells to fields; problems are located at row 1."""
+    columns: list[_Column] = []
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    writable = [n for n, f in info.fields.items() if not f.readonly]
+    for index, cell in enumerate(header):
+        title = cell.strip()
+        where = f"row 1, column {title or index + 1}"
+        if not title:
+            if any(len(r) > index and r[index].strip() for r in rows):
+                problems.append(Problem(where, "has values but no field name in the header"))
+            columns.append(_Column(index, str(index + 1), None))
+            continue
+        key = title if title in info.fields else title.lower()
+        if title.startswith("extra.") and "extra" in info.fields:
+            if not title[6:]:
+                problems.append(Problem(where, "'extra.' needs a key after the dot"))
+            column = _Column(index, title, "extra", title[6:])
+        elif key not in info.fields:
+            problems.append(
+                Problem(
+                    where,
+                    f"unknown field {title!r}; {info.name} fields are: {', '.join(writable)}",
+                )
+            )
+            continue
+        elif info.fields[key].readonly:
+            problems.append(Problem(where, f"{title!r} is set by Journeys and cannot be imported"))
+            continue
+        else:
+            column = _Column(index, title, key)
+        ident = f"extra.{column.extra_key}" if column.extra_key else key
+        if ident in seen:
+            problems.append(Problem(where, "appears more than once in the header"))
+            continue
+        seen[ident] = title
+        columns.append(column)
+    present = {c.field for c in columns}
+    for f in info.fields.values():
+        if is_required(info, f) and f.name not in present:
+            problems.append(Problem("row 1", f"a {f.name!r} column is required"))
+    return columns, problems
+
+
+def _row_key(path: str) -> int:
+    match = re.match(r"row (\d+)", path)
+    return int(match.group(1)) if match else 0
