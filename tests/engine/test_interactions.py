@@ -1,0 +1,154 @@
+"""E7 interactions and E8 the engagement window."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.models import Interaction
+from tests.conftest import T0
+
+from .world import World, action, email, sms, tag
+
+
+@pytest.fixture
+def w(db, clock) -> World:  # type: ignore[no-untyped-def]
+    return World(db, clock)
+
+
+def branches(parent: str = "mail") -> list[dict]:
+    return [
+        action("opened", tag("Opened"), parent=parent, trigger="mail_open", delay=1),
+        action("not_opened", tag("Cold"), parent=parent, trigger="mail_not_open", delay=2,
+               unit="days"),
+        action("clicked", tag("Clicked"), parent=parent, trigger="mail_click"),
+        action("not_clicked", tag("NoClick"), parent=parent, trigger="mail_not_click", delay=3,
+               unit="days"),
+        action("replied", tag("Replied"), parent=parent, trigger="mail_reply"),
+        action("not_replied", tag("NoReply"), parent=parent, trigger="mail_not_reply", delay=4,
+               unit="days"),
+        action("bounced", tag("Bounced"), parent=parent, trigger="mail_bounce"),
+    ]
+
+
+def test_e7_click_implies_open_and_cancels_not_siblings(w: World) -> None:
+    w.people("Ann")
+    cid = w.campaign(email("mail", body='<a href="https://example.com/x">x</a>'), *branches())
+    w.run(hours=1)
+    res = w.interact(cid, "mail", "Ann", "click")
+    assert res.first_time == 2  # the click and its implied open
+    t = w.traces(cid)
+    assert t["clicked/Ann"]["state"] == "processed"  # delay 0: same pass
+    assert t["opened/Ann"]["due"] == T0 + timedelta(hours=2)
+    assert t["not_opened/Ann"]["message"] == "Parent activity mail opened"
+    assert t["not_clicked/Ann"]["message"] == "Parent activity mail clicked"
+    assert t["not_replied/Ann"]["state"] == "scheduled"
+    assert t["replied/Ann"]["due"] is None and t["bounced/Ann"]["due"] is None
+    counters = w.report(cid)["activities"]["mail"]
+    assert (counters["opened"], counters["clicked"], counters["replied"]) == (1, 1, 0)
+
+
+def test_e7_reply_implies_open(w: World) -> None:
+    w.people("Ann")
+    cid = w.campaign(email("mail"), *branches())
+    w.run()
+    w.interact(cid, "mail", "Ann", "reply")
+    t = w.traces(cid)
+    assert t["replied/Ann"]["state"] == "processed"
+    assert t["not_replied/Ann"]["message"] == "Parent activity mail replied"
+    assert t["not_opened/Ann"]["message"] == "Parent activity mail opened"
+    assert t["not_clicked/Ann"]["state"] == "scheduled"
+
+
+def test_e7_bounce_cancels_every_child_but_bounce_children(w: World) -> None:
+    w.people("Ann")
+    cid = w.campaign(email("mail"), *branches())
+    w.run()
+    w.interact(cid, "mail", "Ann", "bounce")
+    t = w.traces(cid)
+    assert t["bounced/Ann"]["state"] == "processed"
+    for key in ("opened", "not_opened", "clicked", "not_clicked", "replied", "not_replied"):
+        assert t[f"{key}/Ann"]["message"] == "Parent activity bounced", key
+
+
+def test_e7_interactions_count_once_but_every_click_is_logged(w: World) -> None:
+    w.people("Ann", "Bob")
+    cid = w.campaign(email("mail", body='<a href="https://example.com/x">x</a>'))
+    w.run()
+    from engine.models import Link
+
+    with w.db.session() as s:
+        link = s.scalar(select(Link.id))
+    for _ in range(3):
+        w.interact(cid, "mail", "Ann", "click", link_id=link)
+    w.interact(cid, "mail", "Bob", "open")
+    w.interact(cid, "mail", "Bob", "open")
+    counters = w.report(cid)["activities"]["mail"]
+    assert (counters["sent"], counters["opened"], counters["clicked"]) == (2, 2, 1)
+    with w.db.session() as s:
+        assert s.scalar(select(func.count()).where(Interaction.type == "click")) == 3
+        assert s.scalar(select(func.count()).where(Interaction.type == "open")) == 3
+    from engine.reporting import link_tracker
+
+    with w.db.session() as s:
+        [row] = link_tracker(s, cid)
+    assert (row["url"], row["clicks"], row["unique_clicks"]) == ("https://example.com/x", 3, 1)
+
+
+def test_e7_sms_click_and_bounce(w: World) -> None:
+    w.people("Ann", "Bob")
+    cid = w.campaign(
+        sms("text", body="Go https://example.com/go"),
+        action("clicked", tag("C"), parent="text", trigger="sms_click", delay=1),
+        action("not_clicked", tag("N"), parent="text", trigger="sms_not_click", delay=1,
+               unit="days"),
+        action("bounced", tag("B"), parent="text", trigger="sms_bounce"),
+    )
+    w.run()
+    w.interact(cid, "text", "Ann", "sms_click")
+    w.interact(cid, "text", "Bob", "sms_bounce")
+    t = w.traces(cid)
+    assert t["clicked/Ann"]["due"] == T0 + timedelta(hours=1)
+    assert t["not_clicked/Ann"]["message"] == "Parent activity SMS clicked"
+    assert t["bounced/Bob"]["state"] == "processed"
+    assert t["not_clicked/Bob"]["message"] == "Parent activity bounced"
+    assert w.report(cid)["activities"]["text"]["clicked"] == 1
+
+
+def test_e7_stopped_campaign_records_but_triggers_nothing(w: World) -> None:
+    w.people("Ann")
+    cid = w.campaign(email("mail"), *branches())
+    w.run()
+    w.stop(cid)
+    w.interact(cid, "mail", "Ann", "open")
+    t = w.traces(cid)
+    assert t["opened/Ann"]["due"] is None
+    assert t["not_opened/Ann"]["state"] == "scheduled"
+    assert w.report(cid)["activities"]["mail"]["opened"] == 1
+    # after restart, the "not opened" branch knows the mail was opened meanwhile
+    w.start(cid)
+    w.run(days=2)
+    assert w.traces(cid)["not_opened/Ann"]["message"] == "Parent activity mail opened"
+
+
+def test_e7_interaction_on_unsent_message_is_ignored(w: World) -> None:
+    w.contacts({"name": "NoMail", "email": None})
+    cid = w.campaign(email("mail"), *branches())
+    w.run()
+    res = w.interact(cid, "mail", "NoMail", "open")
+    assert res.recorded == 0 and res.first_time == 0
+
+
+def test_e8_engagement_window_cancels_waiting_traces(w: World) -> None:
+    w.people("Ann", "Bob")
+    cid = w.campaign(email("mail"), *branches()[:1], engagement_window_days=10)
+    w.run()
+    w.run(days=9)
+    w.interact(cid, "mail", "Bob", "open")
+    w.run(days=1, minutes=1)
+    t = w.traces(cid, "opened")
+    assert (t["Ann"]["state"], t["Ann"]["message"]) == ("canceled", "No open within 10 days")
+    assert t["Bob"]["state"] == "processed"
+    assert w.participants(cid) == {"Ann": "completed", "Bob": "completed"}
