@@ -22,8 +22,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="journeys",
         description="Design and run behaviour-driven marketing journeys.",
     )
-    p.add_argument("--db", help="database URL (default: $JOURNEYS_DB or the SQLite file in "
-                                "your data directory)")
+    p.add_argument(
+        "--db",
+        help="database URL (default: $JOURNEYS_DB or the SQLite file in your data directory)",
+    )
     p.add_argument("--now", help="ISO-8601 instant every decision of this command uses")
     p.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -36,8 +38,9 @@ def _parser() -> argparse.ArgumentParser:
 
     c = cmd("import", "import a campaign file as a new draft campaign; prints its id")
     c.add_argument("file")
-    c.add_argument("--trust", action="store_true",
-                   help="enable the file's execute_code and webhook actions")
+    c.add_argument(
+        "--trust", action="store_true", help="enable the file's execute_code and webhook actions"
+    )
     c.add_argument("--name", help="name of the new campaign (default: the file's)")
 
     c = cmd("export", "write a campaign file")
@@ -64,8 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     c = cmd("list", "campaigns with state and participant counts")
     c.add_argument("--json", action="store_true")
 
-    for name, help_ in (("start", "start a campaign (it syncs its audience at once)"),
-                        ("stop", "stop a campaign (scheduled traces wait for a restart)")):
+    for name, help_ in (
+        ("start", "start a campaign (it syncs its audience at once)"),
+        ("stop", "stop a campaign (scheduled traces wait for a restart)"),
+    ):
         c = cmd(name, help_)
         c.add_argument("campaign")
 
@@ -79,8 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("campaign")
     c.add_argument("--activity", required=True, metavar="KEY")
     c.add_argument("--record", required=True, metavar="REF", help="record id or email")
-    c.add_argument("--type", required=True,
-                   choices=["open", "click", "reply", "bounce", "sms_click", "sms_bounce"])
+    c.add_argument(
+        "--type",
+        required=True,
+        choices=["open", "click", "reply", "bounce", "sms_click", "sms_bounce"],
+    )
     c.add_argument("--url", help="the clicked URL (logged against its link)")
     c.add_argument("--test", action="store_true", help="on the record's test participant")
 
@@ -95,8 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     c = cmd("traces", "a campaign's traces")
     c.add_argument("campaign")
     c.add_argument("--activity", metavar="KEY")
-    c.add_argument("--state", choices=["scheduled", "waiting", "processed", "rejected",
-                                       "canceled", "error"])
+    c.add_argument(
+        "--state", choices=["scheduled", "waiting", "processed", "rejected", "canceled", "error"]
+    )
     c.add_argument("--test", action="store_true", help="include test participants")
     c.add_argument("--json", action="store_true")
 
@@ -136,8 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("JOURNEYS_DEBUG"):
             raise
         if isinstance(exc, OperationalError) and "locked" in str(exc.orig):
-            print("journeys: failed: the database is locked by another program; "
-                  "try again in a moment", file=sys.stderr)
+            print(
+                "journeys: failed: the database is locked by another program; "
+                "try again in a moment",
+                file=sys.stderr,
+            )
         else:
             print(f"journeys: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

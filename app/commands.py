@@ -58,6 +58,7 @@ def dispatch(command: str, args: argparse.Namespace) -> int:
 
 # --- handlers -------------------------------------------------------------------------------
 
+
 def cmd_gui(ctx: Ctx) -> int:
     from app.gui import run_gui
 
@@ -73,13 +74,17 @@ def cmd_init(ctx: Ctx) -> int:
 def cmd_import(ctx: Ctx) -> int:
     doc = campaign_files.load_file(Path(ctx.args.file))
     with ctx.db.session() as s:
-        c = campaign_files.import_document(s, doc, trust=ctx.args.trust, now=ctx.now(),
-                                           name=ctx.args.name)
+        c = campaign_files.import_document(
+            s, doc, trust=ctx.args.trust, now=ctx.now(), name=ctx.args.name
+        )
         untrusted = _untrusted_count(s, c.id)
         cid, name = c.id, c.name
     if untrusted:
-        print(f"note: {untrusted} execute_code/webhook action(s) imported disabled; "
-              "re-import with --trust to enable them", file=sys.stderr)
+        print(
+            f"note: {untrusted} execute_code/webhook action(s) imported disabled; "
+            "re-import with --trust to enable them",
+            file=sys.stderr,
+        )
     print(f"imported {name!r} as draft campaign {cid}")
     return 0
 
@@ -89,10 +94,22 @@ def _untrusted_count(s: Any, campaign_id: int) -> int:
 
     from engine.models import Activity, SavedAction
 
-    a = s.scalar(select(func.count()).where(Activity.campaign_id == campaign_id,
-                                            Activity.trusted.is_(False))) or 0
-    b = s.scalar(select(func.count()).where(SavedAction.campaign_id == campaign_id,
-                                            SavedAction.trusted.is_(False))) or 0
+    a = (
+        s.scalar(
+            select(func.count()).where(
+                Activity.campaign_id == campaign_id, Activity.trusted.is_(False)
+            )
+        )
+        or 0
+    )
+    b = (
+        s.scalar(
+            select(func.count()).where(
+                SavedAction.campaign_id == campaign_id, SavedAction.trusted.is_(False)
+            )
+        )
+        or 0
+    )
     return int(a + b)
 
 
@@ -167,11 +184,15 @@ def cmd_list(ctx: Ctx) -> int:
     with ctx.db.session() as s:
         rows = reporting.campaign_list(s)
     if ctx.args.json:
-        print_json([{k: r[k] for k in ("id", "name", "state", "target", "participants")}
-                    for r in rows])
+        print_json(
+            [{k: r[k] for k in ("id", "name", "state", "target", "participants")} for r in rows]
+        )
     else:
-        print_table(rows, ["id", "name", "state", "target", "participants"],
-                    empty="(no campaign yet: try `journeys templates` and `journeys new`)")
+        print_table(
+            rows,
+            ["id", "name", "state", "target", "participants"],
+            empty="(no campaign yet: try `journeys templates` and `journeys new`)",
+        )
     return 0
 
 
@@ -194,10 +215,15 @@ def cmd_stop(ctx: Ctx) -> int:
 
 
 def _stats_dict(stats: Any) -> dict[str, Any]:
-    return {"at": stats.started_at.isoformat(), "joined": stats.joined,
-            "removed": stats.removed, "executed": stats.executed,
-            "outcomes": dict(stats.by_state), "expired_waiting": stats.expired_waiting,
-            "recovered": stats.recovered}
+    return {
+        "at": stats.started_at.isoformat(),
+        "joined": stats.joined,
+        "removed": stats.removed,
+        "executed": stats.executed,
+        "outcomes": dict(stats.by_state),
+        "expired_waiting": stats.expired_waiting,
+        "recovered": stats.recovered,
+    }
 
 
 def cmd_run(ctx: Ctx) -> int:
@@ -208,8 +234,10 @@ def cmd_run(ctx: Ctx) -> int:
         return 0
     for p in passes:
         outcomes = ", ".join(f"{n} {k}" for k, n in sorted(p.by_state.items())) or "nothing due"
-        print(f"pass at {p.started_at.isoformat()}: {p.joined} joined, {p.removed} removed, "
-              f"{p.executed} executed ({outcomes})")
+        print(
+            f"pass at {p.started_at.isoformat()}: {p.joined} joined, {p.removed} removed, "
+            f"{p.executed} executed ({outcomes})"
+        )
     return 0
 
 
@@ -220,8 +248,9 @@ def cmd_worker(ctx: Ctx) -> int:
     done = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
-        print(f"journeys worker: {signal.Signals(signum).name}, finishing the batch…",
-              file=sys.stderr)
+        print(
+            f"journeys worker: {signal.Signals(signum).name}, finishing the batch…", file=sys.stderr
+        )
         done.set()
 
     signal.signal(signal.SIGINT, on_signal)
@@ -241,8 +270,11 @@ def cmd_worker(ctx: Ctx) -> int:
 def _report_pass(stats: Any) -> None:
     if not stats.idle:
         outcomes = ", ".join(f"{n} {k}" for k, n in sorted(stats.by_state.items()))
-        print(f"{stats.started_at.isoformat()}: {stats.joined} joined, {stats.executed} executed"
-              f"{' (' + outcomes + ')' if outcomes else ''}", flush=True)
+        print(
+            f"{stats.started_at.isoformat()}: {stats.joined} joined, {stats.executed} executed"
+            f"{' (' + outcomes + ')' if outcomes else ''}",
+            flush=True,
+        )
 
 
 def cmd_event(ctx: Ctx) -> int:
@@ -250,17 +282,21 @@ def cmd_event(ctx: Ctx) -> int:
     with ctx.db.session() as s:
         c = campaigns.find_campaign(s, ctx.args.campaign)
         record_id = records.resolve_record(s, c.target, ctx.args.record)
-        tid = interactions.find_message_trace(s, c.id, ctx.args.activity, record_id,
-                                              test=ctx.args.test)
+        tid = interactions.find_message_trace(
+            s, c.id, ctx.args.activity, record_id, test=ctx.args.test
+        )
         link_id = _link_for(s, tid, ctx.args.url) if ctx.args.url else None
-        res = interactions.record(s, [tid], ctx.args.type, now, link_id=link_id,
-                                  detail=ctx.args.url)
+        res = interactions.record(
+            s, [tid], ctx.args.type, now, link_id=link_id, detail=ctx.args.url
+        )
     # Children with no delay run in the same pass that records the interaction (E7).
     stats = Executor(ctx.db, ctx.clock).execute_due(now)
-    print(f"recorded {ctx.args.type} on trace {tid}"
-          f"{' (first time)' if res.first_time else ' (repeat)'}; "
-          f"{res.triggered} step(s) triggered, {res.canceled} canceled, "
-          f"{stats.executed} executed now")
+    print(
+        f"recorded {ctx.args.type} on trace {tid}"
+        f"{' (first time)' if res.first_time else ' (repeat)'}; "
+        f"{res.triggered} step(s) triggered, {res.canceled} canceled, "
+        f"{stats.executed} executed now"
+    )
     return 0
 
 
@@ -273,8 +309,10 @@ def _link_for(s: Any, trace_id: int, url: str) -> int:
     link = s.scalar(select(Link.id).where(Link.activity_id == act, Link.url == url))
     if link is None:
         known = s.scalars(select(Link.url).where(Link.activity_id == act)).all()
-        raise UserError(f"{url!r} is not a link of that message"
-                        + (f" (links: {', '.join(known)})" if known else " (it has no link)"))
+        raise UserError(
+            f"{url!r} is not a link of that message"
+            + (f" (links: {', '.join(known)})" if known else " (it has no link)")
+        )
     return int(link)
 
 
@@ -283,8 +321,10 @@ def cmd_test(ctx: Ctx) -> int:
         c = campaigns.find_campaign(s, ctx.args.campaign)
         record_id = records.resolve_record(s, c.target, ctx.args.record)
         pid = campaigns.launch_test(s, c, record_id, ctx.now())
-    print(f"test participant {pid} launched for record {record_id}; "
-          "`journeys run` executes its due steps")
+    print(
+        f"test participant {pid} launched for record {record_id}; "
+        "`journeys run` executes its due steps"
+    )
     return 0
 
 
@@ -299,8 +339,20 @@ def cmd_report(ctx: Ctx) -> int:
     print(f"{camp['name']} (#{camp['id']}, {camp['state']})")
     print("participants: " + ", ".join(f"{v} {k}" for k, v in parts.items()))
     rows = [{"activity": k, **v} for k, v in report["activities"].items()]
-    cols = ["activity", "scheduled", "waiting", "processed", "rejected", "canceled", "error",
-            "sent", "opened", "clicked", "replied", "bounced"]
+    cols = [
+        "activity",
+        "scheduled",
+        "waiting",
+        "processed",
+        "rejected",
+        "canceled",
+        "error",
+        "sent",
+        "opened",
+        "clicked",
+        "replied",
+        "bounced",
+    ]
     print_table(rows, cols, empty="(no activity)")
     return 0
 
@@ -310,13 +362,21 @@ def cmd_traces(ctx: Ctx) -> int:
         c = campaigns.find_campaign(s, ctx.args.campaign)
         if ctx.args.activity:
             campaigns.find_activity(s, c.id, ctx.args.activity)
-        rows = reporting.traces(s, c.id, activity_key=ctx.args.activity, state=ctx.args.state,
-                                include_test=ctx.args.test)
+        rows = reporting.traces(
+            s,
+            c.id,
+            activity_key=ctx.args.activity,
+            state=ctx.args.state,
+            include_test=ctx.args.test,
+        )
     if ctx.args.json:
         print_json(rows)
     else:
-        print_table(rows, ["id", "activity", "record", "state", "due", "processed_at",
-                           "message"], empty="(no trace)")
+        print_table(
+            rows,
+            ["id", "activity", "record", "state", "due", "processed_at", "message"],
+            empty="(no trace)",
+        )
     return 0
 
 
@@ -326,23 +386,41 @@ def cmd_outbox(ctx: Ctx) -> int:
     from engine.models import Campaign, OutboxMessage
 
     with ctx.db.session() as s:
-        q = (select(OutboxMessage, Campaign.name).outerjoin(
-            Campaign, Campaign.id == OutboxMessage.campaign_id).order_by(OutboxMessage.id))
+        q = (
+            select(OutboxMessage, Campaign.name)
+            .outerjoin(Campaign, Campaign.id == OutboxMessage.campaign_id)
+            .order_by(OutboxMessage.id)
+        )
         if ctx.args.campaign:
-            q = q.where(OutboxMessage.campaign_id == campaigns.find_campaign(
-                s, ctx.args.campaign).id)
+            q = q.where(
+                OutboxMessage.campaign_id == campaigns.find_campaign(s, ctx.args.campaign).id
+            )
         rows = [
-            {"id": m.id, "channel": m.channel, "to": m.to, "subject": m.subject, "body": m.body,
-             "text": m.text_body, "headers": m.headers, "campaign": cname,
-             "activity": m.activity_key, "record": m.record_name, "record_id": m.record_id,
-             "test": m.is_test, "sent_at": m.sent_at.isoformat()}
+            {
+                "id": m.id,
+                "channel": m.channel,
+                "to": m.to,
+                "subject": m.subject,
+                "body": m.body,
+                "text": m.text_body,
+                "headers": m.headers,
+                "campaign": cname,
+                "activity": m.activity_key,
+                "record": m.record_name,
+                "record_id": m.record_id,
+                "test": m.is_test,
+                "sent_at": m.sent_at.isoformat(),
+            }
             for m, cname in s.execute(q)
         ]
     if ctx.args.json:
         print_json(rows)
     else:
-        print_table(rows, ["id", "channel", "to", "subject", "campaign", "activity", "sent_at"],
-                    empty="(the outbox is empty)")
+        print_table(
+            rows,
+            ["id", "channel", "to", "subject", "campaign", "activity", "sent_at"],
+            empty="(the outbox is empty)",
+        )
     return 0
 
 
@@ -354,16 +432,21 @@ def cmd_settings(ctx: Ctx) -> int:
             if ctx.args.json:
                 print_json(values)
             else:
-                print_table([{"key": k, "value": v, "about": settings_mod.SPECS[k].help}
-                             for k, v in values.items()], ["key", "value", "about"])
+                print_table(
+                    [
+                        {"key": k, "value": v, "about": settings_mod.SPECS[k].help}
+                        for k, v in values.items()
+                    ],
+                    ["key", "value", "about"],
+                )
             return 0
         if key not in settings_mod.SPECS:
-            raise UserError(f"unknown setting {key!r}; known settings: "
-                            f"{', '.join(sorted(settings_mod.SPECS))}")
+            raise UserError(
+                f"unknown setting {key!r}; known settings: {', '.join(sorted(settings_mod.SPECS))}"
+            )
         if value is None:
             current = settings_mod.get(s, key)
-            print_json(current) if ctx.args.json else print(
-                "-" if current is None else current)
+            print_json(current) if ctx.args.json else print("-" if current is None else current)
             return 0
         stored = settings_mod.set_value(s, key, value)
     print(f"{key} = {'-' if stored is None else stored}")

@@ -24,8 +24,9 @@ def _cell(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str],
-                empty: str = "(nothing)") -> None:
+def print_table(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], empty: str = "(nothing)"
+) -> None:
     if not rows:
         print(empty)
         return

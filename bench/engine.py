@@ -21,41 +21,74 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert
 
-from engine import campaigns  # noqa: E402
-from engine.clock import FixedClock  # noqa: E402
-from engine.db import Database  # noqa: E402
-from engine.executor import Executor  # noqa: E402
-from engine.models import Activity, Campaign, Contact, Trace  # noqa: E402
+from engine import campaigns
+from engine.clock import FixedClock
+from engine.db import Database
+from engine.executor import Executor
+from engine.models import Activity, Campaign, Contact, Trace
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def seed(db: Database, n: int) -> int:
     rows = [
-        {"name": f"Contact {i}", "email": f"c{i}@example.com", "created_at": NOW,
-         "updated_at": NOW, "extra": {}}
+        {
+            "name": f"Contact {i}",
+            "email": f"c{i}@example.com",
+            "created_at": NOW,
+            "updated_at": NOW,
+            "extra": {},
+        }
         for i in range(n)
     ]
     with db.session() as s:
         for i in range(0, n, 20000):
             s.execute(insert(Contact), rows[i : i + 20000])
-        c = Campaign(name="Bench", target="contact", filter=[["email", "!=", None]],
-                     created_at=NOW, updated_at=NOW, file_extras={})
+        c = Campaign(
+            name="Bench",
+            target="contact",
+            filter=[["email", "!=", None]],
+            created_at=NOW,
+            updated_at=NOW,
+            file_extras={},
+        )
         s.add(c)
         s.flush()
-        first = Activity(campaign_id=c.id, key="first", name="First", type="server_action",
-                         trigger="begin", delay_amount=0, delay_unit="hours", sequence=0,
-                         content={"kind": "update_record", "values": {"company": "Step 1"}},
-                         created_at=NOW, updated_at=NOW, filter=[])
+        first = Activity(
+            campaign_id=c.id,
+            key="first",
+            name="First",
+            type="server_action",
+            trigger="begin",
+            delay_amount=0,
+            delay_unit="hours",
+            sequence=0,
+            content={"kind": "update_record", "values": {"company": "Step 1"}},
+            created_at=NOW,
+            updated_at=NOW,
+            filter=[],
+        )
         s.add(first)
         s.flush()
-        s.add(Activity(campaign_id=c.id, key="second", name="Second", type="server_action",
-                       trigger="activity", parent_id=first.id, delay_amount=0,
-                       delay_unit="hours", sequence=1, filter=[],
-                       content={"kind": "update_record", "values": {"language": "fr"}},
-                       created_at=NOW, updated_at=NOW))
+        s.add(
+            Activity(
+                campaign_id=c.id,
+                key="second",
+                name="Second",
+                type="server_action",
+                trigger="activity",
+                parent_id=first.id,
+                delay_amount=0,
+                delay_unit="hours",
+                sequence=1,
+                filter=[],
+                content={"kind": "update_record", "values": {"language": "fr"}},
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
         return c.id
 
 

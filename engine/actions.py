@@ -49,8 +49,7 @@ def run_server_action(
 ) -> None:
     if not act.trusted and action.get("kind") in ("execute_code", "webhook"):
         for r in rows:
-            ctx.outcome.set(r, "error", "Action disabled: imported from a file and not yet "
-                                        "trusted")
+            ctx.outcome.set(r, "error", "Action disabled: imported from a file and not yet trusted")
         return
     recs = LazyRecords(ctx, plan.target, [r.record_id for r in rows])
     survivors = _run(ctx, plan, act, action, rows, recs, depth=0)
@@ -81,8 +80,11 @@ def _run(
         return [r for r in rows if ctx.outcome.final.get(r.id, ("processed",))[0] == "processed"]
     runner = RUNNERS.get(kind)
     if runner is None:
-        message = (f"{kind} is not configured in this version of Journeys"
-                   if kind in ("execute_code", "webhook") else f"unknown action kind {kind!r}")
+        message = (
+            f"{kind} is not configured in this version of Journeys"
+            if kind in ("execute_code", "webhook")
+            else f"unknown action kind {kind!r}"
+        )
         for r in rows:
             ctx.outcome.set(r, "error", message)
         return []
@@ -115,7 +117,7 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {orig or exc}"
 
 
-def _run_saved(ctx, plan, act, action, rows, recs, *, depth):  # type: ignore[no-untyped-def]
+def _run_saved(ctx, plan, act, action, rows, recs, *, depth):
     if depth >= MAX_NESTING:
         for r in rows:
             ctx.outcome.set(r, "error", "run_actions: saved actions nest too deeply")
@@ -139,6 +141,7 @@ def _run_saved(ctx, plan, act, action, rows, recs, *, depth):  # type: ignore[no
 
 # --- the actions ------------------------------------------------------------------------
 
+
 def _context(plan: CampaignPlan, act: ActivityPlan, rec: dict[str, Any]) -> dict[str, Any]:
     return {"record": rec, "campaign": plan.info, "activity": act.info}
 
@@ -157,7 +160,7 @@ def _has_templates(values: dict[str, Any]) -> bool:
     return any(isinstance(v, str) and templating.is_template(v) for v in values.values())
 
 
-def _update_record(ctx, plan, act, action, rows, recs) -> None:  # type: ignore[no-untyped-def]
+def _update_record(ctx, plan, act, action, rows, recs) -> None:
     values = dict(action.get("values") or {})
     ids = [r.record_id for r in rows]
     if not _has_templates(values):
@@ -168,7 +171,7 @@ def _update_record(ctx, plan, act, action, rows, recs) -> None:  # type: ignore[
         records.write_values(ctx.session, plan.target, [r.record_id], rendered, now=ctx.now)
 
 
-def _create_record(ctx, plan, act, action, rows, recs) -> None:  # type: ignore[no-untyped-def]
+def _create_record(ctx, plan, act, action, rows, recs) -> None:
     model = action.get("model") or ""
     values = dict(action.get("values") or {})
     new_rows = [
@@ -198,7 +201,7 @@ def _salesperson_id(rec: dict[str, Any]) -> int | None:
     return sp.get("id") if isinstance(sp, dict) else None
 
 
-def _create_activity(ctx, plan, act, action, rows, recs) -> None:  # type: ignore[no-untyped-def]
+def _create_activity(ctx, plan, act, action, rows, recs) -> None:
     assignee = action.get("assignee") or "salesperson"
     users = _user_ids(ctx, [assignee])
     due_in = action.get("due_in") or {"amount": 0, "unit": "days"}
@@ -207,38 +210,44 @@ def _create_activity(ctx, plan, act, action, rows, recs) -> None:  # type: ignor
     for r in rows:
         rec = recs.get(r.record_id, {})
         tctx = _context(plan, act, rec)
-        tasks.append({
-            "kind": action.get("activity_type") or "todo",
-            "summary": templating.render(action.get("summary") or "", tctx)[:512],
-            "note": templating.render(action.get("note") or "", tctx),
-            "due_date": due.date(),
-            "assignee_id": _salesperson_id(rec) if assignee == "salesperson"
-            else users[assignee.strip().lower()],
-            "res_model": plan.target,
-            "res_id": r.record_id,
-            "trace_id": r.id,
-        })
+        tasks.append(
+            {
+                "kind": action.get("activity_type") or "todo",
+                "summary": templating.render(action.get("summary") or "", tctx)[:512],
+                "note": templating.render(action.get("note") or "", tctx),
+                "due_date": due.date(),
+                "assignee_id": _salesperson_id(rec)
+                if assignee == "salesperson"
+                else users[assignee.strip().lower()],
+                "res_model": plan.target,
+                "res_id": r.record_id,
+                "trace_id": r.id,
+            }
+        )
     records.create_tasks(ctx.session, tasks, now=ctx.now)
 
 
-def _follower_pairs(ctx, action, rows, recs) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
+def _follower_pairs(ctx, action, rows, recs) -> list[tuple[int, int]]:
     refs = list(action.get("users") or [])
     users = _user_ids(ctx, refs)
     pairs: set[tuple[int, int]] = set()
     for r in rows:
         for ref in refs:
-            uid = (_salesperson_id(recs.get(r.record_id, {})) if ref == "salesperson"
-                   else users[ref.strip().lower()])
+            uid = (
+                _salesperson_id(recs.get(r.record_id, {}))
+                if ref == "salesperson"
+                else users[ref.strip().lower()]
+            )
             if uid is not None:
                 pairs.add((r.record_id, uid))
     return sorted(pairs)
 
 
-def _add_followers(ctx, plan, act, action, rows, recs) -> None:  # type: ignore[no-untyped-def]
+def _add_followers(ctx, plan, act, action, rows, recs) -> None:
     records.add_followers(ctx.session, plan.target, _follower_pairs(ctx, action, rows, recs))
 
 
-def _remove_followers(ctx, plan, act, action, rows, recs) -> None:  # type: ignore[no-untyped-def]
+def _remove_followers(ctx, plan, act, action, rows, recs) -> None:
     records.remove_followers(ctx.session, plan.target, _follower_pairs(ctx, action, rows, recs))
 
 

@@ -13,14 +13,14 @@ from sqlalchemy.orm import Session
 from . import delays
 from .catalog import EVENT_TRIGGERS, INTERACTION_COLUMN, NOT_TRIGGERS
 from .errors import UserError, ValidationError
-from .models import Activity, Campaign, Participant, Trace
+from .models import Activity, Campaign, Participant, Trace, table
 from .plan import load_plan
 from .sync import create_root_traces, sync_campaign
 from .traces import complete_ids, create_child_traces
 
-T = Trace.__table__
-P = Participant.__table__
-A = Activity.__table__
+T = table(Trace)
+P = table(Participant)
+A = table(Activity)
 
 
 def find_campaign(session: Session, ref: str | int) -> Campaign:
@@ -40,11 +40,15 @@ def find_campaign(session: Session, ref: str | int) -> Campaign:
 
 
 def find_activity(session: Session, campaign_id: int, key: str) -> Activity:
-    act = session.scalar(select(Activity).where(Activity.campaign_id == campaign_id,
-                                                Activity.key == key))
+    act = session.scalar(
+        select(Activity).where(Activity.campaign_id == campaign_id, Activity.key == key)
+    )
     if act is None:
-        keys = session.scalars(select(Activity.key).where(Activity.campaign_id == campaign_id)
-                               .order_by(Activity.sequence)).all()
+        keys = session.scalars(
+            select(Activity.key)
+            .where(Activity.campaign_id == campaign_id)
+            .order_by(Activity.sequence)
+        ).all()
         raise UserError(f"no activity {key!r} in this campaign (activities: {', '.join(keys)})")
     return act
 
@@ -84,6 +88,7 @@ def count_matching(session: Session, campaign: Campaign, now: datetime) -> int:
 
 # --- E11 test mode ------------------------------------------------------------------------
 
+
 def launch_test(session: Session, campaign: Campaign, record_id: int, now: datetime) -> int:
     """A test participant for ``record_id``; its begin traces are due at now + delay."""
     from .fields import model_info
@@ -96,8 +101,9 @@ def launch_test(session: Session, campaign: Campaign, record_id: int, now: datet
     plan = load_plan(session, campaign.id)
     if not plan.roots():
         raise UserError("the campaign has no activity to test")
-    part = Participant(campaign_id=campaign.id, record_id=record_id, is_test=True,
-                       state="running", joined_at=now)
+    part = Participant(
+        campaign_id=campaign.id, record_id=record_id, is_test=True, state="running", joined_at=now
+    )
     session.add(part)
     session.flush()
     for act in plan.roots():
@@ -133,17 +139,26 @@ def _test_trace(session: Session, trace_id: int) -> Trace:
 
 # --- E10 edits of a running campaign -----------------------------------------------------
 
+
 def _has_started(campaign: Campaign) -> bool:
     return campaign.state != "draft" or campaign.started_at is not None
 
 
-def add_activity(session: Session, campaign: Campaign, values: dict[str, Any],
-                 now: datetime) -> Activity:
+def add_activity(
+    session: Session, campaign: Campaign, values: dict[str, Any], now: datetime
+) -> Activity:
     """Add an activity (content as in campaign files); marks a started campaign modified."""
-    seq = session.scalar(select(func.coalesce(func.max(Activity.sequence), -1)).where(
-        Activity.campaign_id == campaign.id)) or 0
-    act = Activity(campaign_id=campaign.id, sequence=seq + 1, created_at=now, updated_at=now,
-                   **values)
+    seq = (
+        session.scalar(
+            select(func.coalesce(func.max(Activity.sequence), -1)).where(
+                Activity.campaign_id == campaign.id
+            )
+        )
+        or 0
+    )
+    act = Activity(
+        campaign_id=campaign.id, sequence=seq + 1, created_at=now, updated_at=now, **values
+    )
     act.pending_update = "new" if _has_started(campaign) else None
     session.add(act)
     campaign.updated_at = now
@@ -162,16 +177,25 @@ def set_delay(session: Session, act: Activity, amount: int, unit: str, now: date
 
 
 def is_modified(session: Session, campaign_id: int) -> bool:
-    return bool(session.scalar(select(func.count()).where(
-        A.c.campaign_id == campaign_id, A.c.pending_update.is_not(None))))
+    return bool(
+        session.scalar(
+            select(func.count()).where(
+                A.c.campaign_id == campaign_id, A.c.pending_update.is_not(None)
+            )
+        )
+    )
 
 
-def apply_update(session: Session, campaign: Campaign, now: datetime, *, update_participants: bool
-                 ) -> dict[str, int]:
+def apply_update(
+    session: Session, campaign: Campaign, now: datetime, *, update_participants: bool
+) -> dict[str, int]:
     """E10: "Update participants" (True) or "Don't update" (False); clears the banner."""
     counts = {"created": 0, "redated": 0}
-    pending = session.execute(select(A.c.id, A.c.pending_update).where(
-        A.c.campaign_id == campaign.id, A.c.pending_update.is_not(None))).all()
+    pending = session.execute(
+        select(A.c.id, A.c.pending_update).where(
+            A.c.campaign_id == campaign.id, A.c.pending_update.is_not(None)
+        )
+    ).all()
     if update_participants and pending:
         plan = load_plan(session, campaign.id)
         touched: set[int] = set()
@@ -182,26 +206,33 @@ def apply_update(session: Session, campaign: Campaign, now: datetime, *, update_
             else:
                 counts["redated"] += _redate(session, act)
         if touched:
-            session.execute(update(P).where(P.c.id.in_(touched), P.c.state == "completed")
-                            .values(state="running", completed_at=None))
-    session.execute(update(A).where(A.c.campaign_id == campaign.id)
-                    .values(pending_update=None))
+            session.execute(
+                update(P)
+                .where(P.c.id.in_(touched), P.c.state == "completed")
+                .values(state="running", completed_at=None)
+            )
+    session.execute(update(A).where(A.c.campaign_id == campaign.id).values(pending_update=None))
     return counts
 
 
-def _traces_for_new(session, plan, act, now, touched) -> int:  # type: ignore[no-untyped-def]
+def _traces_for_new(session, plan, act, now, touched) -> int:
     if act.trigger == "begin":
         running = and_(P.c.campaign_id == plan.id, P.c.state == "running")
         touched.update(session.scalars(select(P.c.id).where(running)))
         return create_root_traces(session, plan, act.id, now, running)
     parent = plan.activities[act.parent_id]
-    live_participants = select(P.c.id).where(P.c.campaign_id == plan.id,
-                                             P.c.state.in_(("running", "completed")))
-    where = [T.c.activity_id == parent.id, T.c.state == "processed",
-             T.c.participant_id.in_(live_participants),
-             # never twice: skip parents that already have a trace of this activity
-             ~T.c.id.in_(select(T.c.parent_id).where(T.c.activity_id == act.id,
-                                                     T.c.parent_id.is_not(None)))]
+    live_participants = select(P.c.id).where(
+        P.c.campaign_id == plan.id, P.c.state.in_(("running", "completed"))
+    )
+    where = [
+        T.c.activity_id == parent.id,
+        T.c.state == "processed",
+        T.c.participant_id.in_(live_participants),
+        # never twice: skip parents that already have a trace of this activity
+        ~T.c.id.in_(
+            select(T.c.parent_id).where(T.c.activity_id == act.id, T.c.parent_id.is_not(None))
+        ),
+    ]
     if act.trigger in NOT_TRIGGERS:
         where.append(T.c[INTERACTION_COLUMN[NOT_TRIGGERS[act.trigger]]].is_(None))
     if act.trigger not in ("mail_bounce", "sms_bounce"):
@@ -214,16 +245,22 @@ def _traces_for_new(session, plan, act, now, touched) -> int:  # type: ignore[no
 
 
 def _redate(session: Session, act: Any) -> int:
-    rows = session.execute(select(T.c.id, T.c.anchor_at).where(
-        T.c.activity_id == act.id, T.c.state == "scheduled", T.c.due_at.is_not(None),
-        T.c.anchor_at.is_not(None), T.c.attempts == 0)).all()
+    rows = session.execute(
+        select(T.c.id, T.c.anchor_at).where(
+            T.c.activity_id == act.id,
+            T.c.state == "scheduled",
+            T.c.due_at.is_not(None),
+            T.c.anchor_at.is_not(None),
+            T.c.attempts == 0,
+        )
+    ).all()
     for tid, anchor in rows:
         session.execute(update(T).where(T.c.id == tid).values(due_at=act.due_from(anchor)))
     return len(rows)
 
 
 def delete_campaign(session: Session, campaign: Campaign) -> None:
-    session.execute(delete(Campaign.__table__).where(Campaign.__table__.c.id == campaign.id))
+    session.execute(delete(table(Campaign)).where(table(Campaign).c.id == campaign.id))
 
 
 _ = (false, true)

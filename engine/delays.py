@@ -12,7 +12,7 @@ UNITS = ("hours", "days", "weeks", "months")
 def offset(amount: int, unit: str) -> relativedelta:
     if unit not in UNITS:
         raise ValueError(f"unknown delay unit {unit!r} (expected one of {', '.join(UNITS)})")
-    return relativedelta(**{unit: amount})
+    return relativedelta(**{unit: amount})  # type: ignore[arg-type]
 
 
 def add(at: datetime, amount: int, unit: str) -> datetime:

@@ -14,11 +14,11 @@ from . import records, settings, templating
 from .executor_steps import BatchContext, TraceRow, apply_delivery
 from .fields import MODELS
 from .messages import MessageBuilder, Recipient
-from .models import Trace
+from .models import Trace, table
 from .plan import ActivityPlan, CampaignPlan
 from .traces import chunks
 
-T = Trace.__table__
+T = table(Trace)
 
 
 def _recipients(
@@ -60,18 +60,24 @@ def _recipients(
         candidates.append((r, rec, addr, redirected))
 
     suppressed = records.suppressed(
-        ctx.session, kind if kind == "email" else "phone",
+        ctx.session,
+        kind if kind == "email" else "phone",
         {addr for _, _, addr, redirected in candidates if not redirected},
     )
     # Addresses that already received this activity's message in this campaign.
     real_addrs = sorted({addr for r, _, addr, _ in candidates if not r.is_test})
     already: set[str] = set()
     for part in chunks(real_addrs):
-        already.update(ctx.session.scalars(
-            select(T.c.to_address).where(
-                T.c.activity_id == act.id, T.c.state == "processed", T.c.is_test == false(),
-                T.c.to_address.in_(part))
-        ))
+        already.update(
+            ctx.session.scalars(
+                select(T.c.to_address).where(
+                    T.c.activity_id == act.id,
+                    T.c.state == "processed",
+                    T.c.is_test == false(),
+                    T.c.to_address.in_(part),
+                )
+            )
+        )
     result: list[tuple[TraceRow, Recipient]] = []
     for r, rec, addr, redirected in candidates:
         if not redirected and addr in suppressed:
@@ -82,9 +88,19 @@ def _recipients(
                 out.set(r, "canceled", "Duplicate")
                 continue
             already.add(addr)
-        result.append((r, Recipient(trace_id=r.id, record_id=r.record_id, record=rec,
-                                    record_name=records.display_name(plan.target, rec), to=addr,
-                                    is_test=r.is_test)))
+        result.append(
+            (
+                r,
+                Recipient(
+                    trace_id=r.id,
+                    record_id=r.record_id,
+                    record=rec,
+                    record_name=records.display_name(plan.target, rec),
+                    to=addr,
+                    is_test=r.is_test,
+                ),
+            )
+        )
     return result
 
 
@@ -104,7 +120,10 @@ def _builder(ctx: BatchContext, plan: CampaignPlan, act: ActivityPlan) -> Messag
 
 
 def send_email_activity(
-    ctx: BatchContext, plan: CampaignPlan, act: ActivityPlan, rows: list[TraceRow],
+    ctx: BatchContext,
+    plan: CampaignPlan,
+    act: ActivityPlan,
+    rows: list[TraceRow],
     content: dict[str, Any] | None = None,
 ) -> None:
     pairs = _recipients(ctx, plan, act, rows, kind="email")
@@ -128,7 +147,10 @@ def send_email_activity(
 
 
 def send_sms_activity(
-    ctx: BatchContext, plan: CampaignPlan, act: ActivityPlan, rows: list[TraceRow],
+    ctx: BatchContext,
+    plan: CampaignPlan,
+    act: ActivityPlan,
+    rows: list[TraceRow],
     content: dict[str, Any] | None = None,
 ) -> None:
     pairs = _recipients(ctx, plan, act, rows, kind="sms")

@@ -16,9 +16,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import and_, false, or_, select, true, update
+from sqlalchemy import and_, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from . import settings
@@ -26,17 +25,17 @@ from .channels import Channels, configured_channels
 from .clock import Clock
 from .db import Database
 from .executor_steps import BatchContext, TraceRow, execute_activity
-from .models import Activity, Campaign, Participant, Trace
+from .models import Activity, Campaign, Participant, Trace, table
 from .plan import CampaignPlan, load_plan
 from .sync import sync_campaign
-from .traces import complete_ids, complete_participants, create_child_traces, ids_in
+from .traces import affected, complete_ids, complete_participants, create_child_traces, ids_in
 
 log = logging.getLogger(__name__)
 
-T = Trace.__table__
-P = Participant.__table__
-C = Campaign.__table__
-A = Activity.__table__
+T = table(Trace)
+P = table(Participant)
+C = table(Campaign)
+A = table(Activity)
 
 HOST = socket.gethostname()
 
@@ -55,8 +54,9 @@ class PassStats:
 
     @property
     def idle(self) -> bool:
-        return not (self.joined or self.removed or self.executed or self.expired_waiting
-                    or self.recovered)
+        return not (
+            self.joined or self.removed or self.executed or self.expired_waiting or self.recovered
+        )
 
 
 def _pid_alive(pid: int) -> bool:
@@ -111,7 +111,8 @@ class Executor:
     def sync(self, campaign_id: int, now: datetime, stats: PassStats | None = None) -> None:
         with self.db.session() as s:
             locked = s.execute(
-                select(C.c.id, C.c.state).where(C.c.id == campaign_id)
+                select(C.c.id, C.c.state)
+                .where(C.c.id == campaign_id)
                 .with_for_update(skip_locked=True)
             ).first()
             if locked is None or locked.state != "running":
@@ -134,9 +135,7 @@ class Executor:
             parent = T.alias("parent")
             for cid, days in windows:
                 limit = now - timedelta(days=days)
-                acts = s.execute(
-                    select(A.c.id, A.c.trigger).where(A.c.campaign_id == cid)
-                ).all()
+                acts = s.execute(select(A.c.id, A.c.trigger).where(A.c.campaign_id == cid)).all()
                 for aid, trigger in acts:
                     from .catalog import EVENT_TRIGGERS, INTERACTION_NOUN
 
@@ -144,17 +143,23 @@ class Executor:
                         continue
                     noun = INTERACTION_NOUN[EVENT_TRIGGERS[trigger]]
                     old_parent = select(parent.c.id).where(parent.c.done_at < limit)
-                    stale = and_(T.c.activity_id == aid, T.c.state == "scheduled",
-                                 T.c.due_at.is_(None), T.c.parent_id.in_(old_parent))
+                    stale = and_(
+                        T.c.activity_id == aid,
+                        T.c.state == "scheduled",
+                        T.c.due_at.is_(None),
+                        T.c.parent_id.in_(old_parent),
+                    )
                     touched = s.scalars(select(T.c.participant_id).where(stale)).all()
                     if not touched:
                         continue
                     res = s.execute(
-                        update(T).where(stale).values(
-                            state="canceled", done_at=now,
-                            message=f"No {noun} within {days} days")
+                        update(T)
+                        .where(stale)
+                        .values(
+                            state="canceled", done_at=now, message=f"No {noun} within {days} days"
+                        )
                     )
-                    total += res.rowcount or 0
+                    total += affected(res)
                     complete_ids(s, touched, now)
         return total
 
@@ -175,8 +180,9 @@ class Executor:
         with self.db.session() as s:
             owners = s.execute(
                 select(T.c.claimed_by, T.c.claimed_at)
-                .where(T.c.claimed_by.is_not(None),
-                       ~T.c.claimed_by.startswith(self.worker_id + ":"))
+                .where(
+                    T.c.claimed_by.is_not(None), ~T.c.claimed_by.startswith(self.worker_id + ":")
+                )
                 .distinct()
             ).all()
             timeout = self.claim_timeout(s)
@@ -192,15 +198,21 @@ class Executor:
                 res = s.execute(
                     update(T)
                     .where(T.c.claimed_by == owner, T.c.state == "scheduled", T.c.handoff == true())
-                    .values(state="error", message="Interrupted: delivery unknown",
-                            done_at=self.clock.now(), claimed_by=None, claimed_at=None)
+                    .values(
+                        state="error",
+                        message="Interrupted: delivery unknown",
+                        done_at=self.clock.now(),
+                        claimed_by=None,
+                        claimed_at=None,
+                    )
                 )
-                count += res.rowcount or 0
+                count += affected(res)
                 res = s.execute(
-                    update(T).where(T.c.claimed_by == owner)
+                    update(T)
+                    .where(T.c.claimed_by == owner)
                     .values(claimed_by=None, claimed_at=None, handoff=False)
                 )
-                count += res.rowcount or 0
+                count += affected(res)
             return count
 
     # --- E4 -------------------------------------------------------------------------------
@@ -223,14 +235,20 @@ class Executor:
         self._batches += 1
         token = f"{self.worker_id}:{self._batches}"
         with self.db.session() as s:
-            runnable = or_(C.c.state == "running",
-                           and_(T.c.is_test == true(), C.c.state == "draft"))
+            runnable = or_(
+                C.c.state == "running", and_(T.c.is_test == true(), C.c.state == "draft")
+            )
             due = (
                 select(T.c.id)
                 .join(P, P.c.id == T.c.participant_id)
                 .join(C, C.c.id == T.c.campaign_id)
-                .where(T.c.state == "scheduled", T.c.due_at <= now, T.c.claimed_by.is_(None),
-                       P.c.state == "running", runnable)
+                .where(
+                    T.c.state == "scheduled",
+                    T.c.due_at <= now,
+                    T.c.claimed_by.is_(None),
+                    P.c.state == "running",
+                    runnable,
+                )
                 .order_by(T.c.due_at, T.c.id)
                 .limit(self.batch_size(s))
             )
@@ -238,21 +256,33 @@ class Executor:
                 due = due.where(ids_in(s, T.c.id, trace_ids))
             if self.db.dialect == "postgresql":
                 due = due.with_for_update(of=T, skip_locked=True)
-            claimed = s.execute(
-                update(T).where(T.c.id.in_(due.scalar_subquery()))
-                .values(claimed_by=token, claimed_at=datetime.now(UTC))
-                .execution_options(synchronize_session=False)
-            ).rowcount
+            claimed = affected(
+                s.execute(
+                    update(T)
+                    .where(T.c.id.in_(due.scalar_subquery()))
+                    .values(claimed_by=token, claimed_at=datetime.now(UTC))
+                    .execution_options(synchronize_session=False)
+                )
+            )
             if not claimed:
                 return []
             rows = s.execute(
-                select(T.c.id, T.c.campaign_id, T.c.activity_id, T.c.participant_id,
-                       T.c.parent_id, T.c.record_id, T.c.is_test, T.c.due_at, T.c.attempts,
-                       T.c.claimed_by)
+                select(
+                    T.c.id,
+                    T.c.campaign_id,
+                    T.c.activity_id,
+                    T.c.participant_id,
+                    T.c.parent_id,
+                    T.c.record_id,
+                    T.c.is_test,
+                    T.c.due_at,
+                    T.c.attempts,
+                    T.c.claimed_by,
+                )
                 .where(T.c.claimed_by == token)
                 .order_by(T.c.due_at, T.c.id)
             ).all()
-            batch = [TraceRow(*r) for r in rows]
+            batch = [TraceRow._make(r) for r in rows]
             self._mark_handoff(s, token, now)
             return batch
 
@@ -260,14 +290,20 @@ class Executor:
         """Flag message traces bound for an outside channel before anything is sent."""
         channels = self.channels_factory(session, now)
         try:
-            kinds = [k for k, ch in (("email", channels.email), ("sms", channels.sms))
-                     if not ch.transactional]
+            kinds = [
+                k
+                for k, ch in (("email", channels.email), ("sms", channels.sms))
+                if not ch.transactional
+            ]
         finally:
             channels.close()
         if kinds:
             session.execute(
-                update(T).where(T.c.claimed_by == token,
-                                T.c.activity_id.in_(select(A.c.id).where(A.c.type.in_(kinds))))
+                update(T)
+                .where(
+                    T.c.claimed_by == token,
+                    T.c.activity_id.in_(select(A.c.id).where(A.c.type.in_(kinds))),
+                )
                 .values(handoff=True)
             )
 
@@ -299,8 +335,9 @@ class Executor:
         for state, n in outcome.counts().items():
             stats.by_state[state] += n
 
-    def _context(self, s: Session, rows: list[TraceRow], now: datetime,
-                 handed_off: set[int]) -> BatchContext:
+    def _context(
+        self, s: Session, rows: list[TraceRow], now: datetime, handed_off: set[int]
+    ) -> BatchContext:
         plans: dict[int, CampaignPlan] = {
             cid: load_plan(s, cid) for cid in sorted({r.campaign_id for r in rows})
         }
@@ -328,9 +365,12 @@ class Executor:
             plan = ctx.plans[group[0].campaign_id]
             for child_id in plan.activities[activity_id].children:
                 create_child_traces(
-                    s, plan.activities[child_id],
+                    s,
+                    plan.activities[child_id],
                     and_(mine, T.c.activity_id == activity_id, T.c.state == "processed"),
-                    ctx.now, ctx.now)
+                    ctx.now,
+                    ctx.now,
+                )
         ctx.outcome.apply_bounces(s, ctx.now)
         complete_participants(s, P.c.id.in_(select(T.c.participant_id).where(mine)), ctx.now)
         s.execute(update(T).where(mine).values(claimed_by=None, claimed_at=None, handoff=False))
@@ -338,9 +378,16 @@ class Executor:
     def _fail(self, rows: list[TraceRow], now: datetime, message: str) -> None:
         with self.db.session() as s:
             s.execute(
-                update(T).where(ids_in(s, T.c.id, [r.id for r in rows]))
-                .values(state="error", message=message[:2000], done_at=now, claimed_by=None,
-                        claimed_at=None, handoff=False)
+                update(T)
+                .where(ids_in(s, T.c.id, [r.id for r in rows]))
+                .values(
+                    state="error",
+                    message=message[:2000],
+                    done_at=now,
+                    claimed_by=None,
+                    claimed_at=None,
+                    handoff=False,
+                )
             )
             complete_ids(s, {r.participant_id for r in rows}, now)
 
@@ -362,9 +409,11 @@ def next_due(db: Database) -> datetime | None:
         return s.scalar(
             select(T.c.due_at)
             .join(C, C.c.id == T.c.campaign_id)
-            .where(T.c.state == "scheduled", T.c.due_at.is_not(None),
-                   or_(C.c.state == "running", and_(T.c.is_test == true(), C.c.state == "draft")))
+            .where(
+                T.c.state == "scheduled",
+                T.c.due_at.is_not(None),
+                or_(C.c.state == "running", and_(T.c.is_test == true(), C.c.state == "draft")),
+            )
             .order_by(T.c.due_at)
             .limit(1)
         )
-

@@ -18,11 +18,11 @@ from . import filters, interactions, settings
 from .catalog import INTERACTION_COLUMN, NOT_TRIGGERS
 from .channels import Channels, Delivery
 from .fields import MODELS
-from .models import Trace
+from .models import Trace, table
 from .plan import ActivityPlan, CampaignPlan
 from .traces import ids_in
 
-T = Trace.__table__
+T = table(Trace)
 
 
 class TraceRow(NamedTuple):
@@ -72,28 +72,42 @@ class Outcome:
         addressed: list[dict[str, Any]] = []
         for tid, (state, message) in self.final.items():
             if tid in self.to_address:
-                addressed.append({"tid": tid, "st": state, "msg": message,
-                                  "addr": self.to_address[tid]})
+                addressed.append(
+                    {"tid": tid, "st": state, "msg": message, "addr": self.to_address[tid]}
+                )
             else:
                 grouped[(state, message)].append(tid)
         # Claims are released by the caller once children are made (they select by claim).
         done = {"done_at": now}
         for (state, message), ids in grouped.items():
-            s.execute(update(T).where(ids_in(s, T.c.id, ids))
-                      .values(state=state, message=message, **done))
+            s.execute(
+                update(T).where(ids_in(s, T.c.id, ids)).values(state=state, message=message, **done)
+            )
         if addressed:
             s.execute(
-                update(T).where(T.c.id == bindparam("tid")).values(
-                    state=bindparam("st"), message=bindparam("msg"),
-                    to_address=bindparam("addr"), **done),
+                update(T)
+                .where(T.c.id == bindparam("tid"))
+                .values(
+                    state=bindparam("st"),
+                    message=bindparam("msg"),
+                    to_address=bindparam("addr"),
+                    **done,
+                ),
                 addressed,
                 execution_options={"synchronize_session": False},
             )
         if self.retries:
             s.execute(
-                update(T).where(T.c.id == bindparam("tid")).values(
-                    due_at=bindparam("due"), attempts=bindparam("n"), message=bindparam("msg"),
-                    claimed_by=None, claimed_at=None, handoff=False),
+                update(T)
+                .where(T.c.id == bindparam("tid"))
+                .values(
+                    due_at=bindparam("due"),
+                    attempts=bindparam("n"),
+                    message=bindparam("msg"),
+                    claimed_by=None,
+                    claimed_at=None,
+                    handoff=False,
+                ),
                 [{"tid": t, "due": d, "n": n, "msg": m} for t, d, n, m in self.retries],
                 execution_options={"synchronize_session": False},
             )
@@ -102,14 +116,17 @@ class Outcome:
         """A permanent rejection at send time is a bounce, recorded at once (E5)."""
         if not self.bounces:
             return
-        rows = s.execute(
-            select(T.c.id, T.c.activity_id).where(T.c.id.in_(self.bounces))
-        ).all()
+        rows = s.execute(select(T.c.id, T.c.activity_id).where(T.c.id.in_(self.bounces))).all()
         by_kind: dict[str, list[int]] = defaultdict(list)
         from .models import Activity
 
-        types = dict(s.execute(select(Activity.id, Activity.type).where(
-            Activity.id.in_({r.activity_id for r in rows}))).all())
+        types = dict(
+            s.execute(
+                select(Activity.id, Activity.type).where(
+                    Activity.id.in_({r.activity_id for r in rows})
+                )
+            ).all()
+        )
         for tid, aid in rows:
             by_kind["sms_bounce" if types[aid] == "sms" else "bounce"].append(tid)
         for kind, ids in by_kind.items():
@@ -153,8 +170,12 @@ def apply_delivery(ctx: BatchContext, row: TraceRow, delivery: Delivery, address
             out.set(row, "error", f"Gave up after {attempt} attempts: {delivery.detail}")
         else:
             ctx.outcome.retries.append(
-                (row.id, ctx.now + retry_delay(attempt), attempt,
-                 f"Attempt {attempt} failed, retrying: {delivery.detail}")
+                (
+                    row.id,
+                    ctx.now + retry_delay(attempt),
+                    attempt,
+                    f"Attempt {attempt} failed, retrying: {delivery.detail}",
+                )
             )
     else:
         out.set(row, "error", delivery.detail or "Delivery failed")
@@ -175,12 +196,19 @@ def execute_activity(
     if act.trigger in NOT_TRIGGERS and live:
         kind = NOT_TRIGGERS[act.trigger]
         col = T.c[INTERACTION_COLUMN[kind]]
-        happened = set(ctx.session.scalars(
-            select(T.c.id).where(T.c.id.in_({r.parent_id for r in live if r.parent_id}),
-                                 col.is_not(None))
-        ))
-        word = {"open": "mail opened", "click": "mail clicked", "reply": "mail replied",
-                "sms_click": "SMS clicked"}[kind]
+        happened = set(
+            ctx.session.scalars(
+                select(T.c.id).where(
+                    T.c.id.in_({r.parent_id for r in live if r.parent_id}), col.is_not(None)
+                )
+            )
+        )
+        word = {
+            "open": "mail opened",
+            "click": "mail clicked",
+            "reply": "mail replied",
+            "sms_click": "SMS clicked",
+        }[kind]
         keep = []
         for r in live:
             if r.parent_id in happened:
@@ -194,8 +222,11 @@ def execute_activity(
         conditions = [filters.compile_domain(d, plan.target, ctx.now) for d in act.filters]
         conditions.append(filters.active_condition(plan.target))
         ids = sorted({r.record_id for r in live})
-        matching = set(ctx.session.scalars(
-            select(table.c.id).where(ids_in(ctx.session, table.c.id, ids), *conditions)))
+        matching = set(
+            ctx.session.scalars(
+                select(table.c.id).where(ids_in(ctx.session, table.c.id, ids), *conditions)
+            )
+        )
         keep = []
         for r in live:
             if r.record_id in matching:

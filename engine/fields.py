@@ -100,8 +100,9 @@ def _salesperson() -> Field:
 
 
 def _tags(link: Table, owner: str) -> Field:
-    return _f("tags", MANY2MANY, "Tags", relation=_tag_t, link=link, link_owner=owner,
-              link_other="tag_id")
+    return _f(
+        "tags", MANY2MANY, "Tags", relation=_tag_t, link=link, link_owner=owner, link_other="tag_id"
+    )
 
 
 _common_tail = [
@@ -127,8 +128,15 @@ MODELS: dict[str, ModelInfo] = {
                 _f("country", CHAR),
                 _f("language", CHAR),
                 _tags(contact_tag, "contact_id"),
-                _f("lists", MANY2MANY, "Mailing lists", relation=_list_t, link=contact_list,
-                   link_owner="contact_id", link_other="mailing_list_id"),
+                _f(
+                    "lists",
+                    MANY2MANY,
+                    "Mailing lists",
+                    relation=_list_t,
+                    link=contact_list,
+                    link_owner="contact_id",
+                    link_other="mailing_list_id",
+                ),
                 _f("opt_out_email", BOOL, "Opted out of email"),
                 _f("opt_out_sms", BOOL, "Opted out of SMS"),
                 _salesperson(),

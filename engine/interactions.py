@@ -24,13 +24,13 @@ from .catalog import (
     NOT_TRIGGERS,
 )
 from .errors import UserError
-from .models import Activity, Campaign, Interaction, Participant, Trace
-from .traces import chunks, complete_participants
+from .models import Activity, Campaign, Interaction, Participant, Trace, table
+from .traces import affected, chunks, complete_participants
 
-T = Trace.__table__
-A = Activity.__table__
-C = Campaign.__table__
-P = Participant.__table__
+T = table(Trace)
+A = table(Activity)
+C = table(Campaign)
+P = table(Participant)
 
 # Interactions that imply another one first (a click or a reply means it was opened).
 IMPLIES = {"click": "open", "reply": "open"}
@@ -93,8 +93,10 @@ def _record_one(
     if logged:
         session.execute(
             insert(Interaction),
-            [{"trace_id": r.id, "type": kind, "at": at, "link_id": link_id, "detail": detail}
-             for r in logged],
+            [
+                {"trace_id": r.id, "type": kind, "at": at, "link_id": link_id, "detail": detail}
+                for r in logged
+            ],
         )
         result.recorded += len(logged) if log_repeat else 0
     first = [r.id for r in rows if r.first]
@@ -114,9 +116,9 @@ def _move_children(
     waiting = and_(T.c.parent_id.in_(parents), T.c.state == "scheduled")
     trigger = TRIGGER_OF[kind]
     children = session.execute(
-        select(A.c.id, A.c.delay_amount, A.c.delay_unit)
-        .where(A.c.trigger == trigger,
-               A.c.id.in_(select(T.c.activity_id).where(waiting).distinct()))
+        select(A.c.id, A.c.delay_amount, A.c.delay_unit).where(
+            A.c.trigger == trigger, A.c.id.in_(select(T.c.activity_id).where(waiting).distinct())
+        )
     ).all()
     for child_id, amount, unit in children:
         res = session.execute(
@@ -124,7 +126,7 @@ def _move_children(
             .where(waiting, T.c.activity_id == child_id, T.c.due_at.is_(None))
             .values(due_at=delays.add(at, amount, unit), anchor_at=at)
         )
-        result.triggered += res.rowcount or 0
+        result.triggered += affected(res)
 
     if kind in ("bounce", "sms_bounce"):
         not_bounce = select(A.c.id).where(A.c.trigger != trigger)
@@ -137,13 +139,13 @@ def _move_children(
         cancel_where = and_(waiting, T.c.activity_id.in_(not_children))
     else:
         return
-    affected = select(T.c.participant_id).where(cancel_where).distinct()
-    touched = [r[0] for r in session.execute(affected)]
+    touched = list(session.scalars(select(T.c.participant_id).where(cancel_where).distinct()))
     res = session.execute(
-        update(T).where(cancel_where)
+        update(T)
+        .where(cancel_where)
         .values(state="canceled", message=message, done_at=at, claimed_by=None, claimed_at=None)
     )
-    result.canceled += res.rowcount or 0
+    result.canceled += affected(res)
     if touched:
         complete_participants(session, P.c.id.in_(touched), at)
 
@@ -159,8 +161,11 @@ def find_message_trace(
         raise UserError(f"campaign {campaign_id} has no activity with key {activity_key!r}")
     row = session.execute(
         select(T.c.id, T.c.state)
-        .where(T.c.activity_id == act.id, T.c.record_id == record_id,
-               T.c.is_test == (true() if test else false()))
+        .where(
+            T.c.activity_id == act.id,
+            T.c.record_id == record_id,
+            T.c.is_test == (true() if test else false()),
+        )
         .order_by(or_(T.c.state == "processed", false()).desc(), T.c.id.desc())
         .limit(1)
     ).first()

@@ -49,8 +49,10 @@ class LinkRegistry:
             return
         self.session.execute(
             insert(Link),
-            [{"campaign_id": self.campaign_id, "activity_id": self.activity_id, "url": u}
-             for u in missing],
+            [
+                {"campaign_id": self.campaign_id, "activity_id": self.activity_id, "url": u}
+                for u in missing
+            ],
         )
         rows = self.session.execute(
             select(Link.url, Link.id).where(
@@ -120,7 +122,7 @@ class MessageBuilder:
             "view_online_url": urls.view_online,
         }
 
-    def _tracked(self, urls: tracking.TrackedUrls, short: bool):  # type: ignore[no-untyped-def]
+    def _tracked(self, urls: tracking.TrackedUrls, short: bool):
         def tracked(url: str) -> str | None:
             if url.startswith(self.base_url):
                 return None

@@ -75,8 +75,9 @@ class CampaignPlan:
 def load_plan(session: Session, campaign_id: int) -> CampaignPlan:
     c = session.execute(select(Campaign).where(Campaign.id == campaign_id)).scalar_one()
     rows = session.execute(
-        select(Activity).where(Activity.campaign_id == campaign_id).order_by(Activity.sequence,
-                                                                            Activity.id)
+        select(Activity)
+        .where(Activity.campaign_id == campaign_id)
+        .order_by(Activity.sequence, Activity.id)
     ).scalars()
     acts = {
         a.id: ActivityPlan(

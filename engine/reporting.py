@@ -10,13 +10,13 @@ from sqlalchemy import and_, case, false, func, select
 from sqlalchemy.orm import Session
 
 from .fields import MODELS
-from .models import Activity, Campaign, Interaction, Link, Participant, Trace
+from .models import Activity, Campaign, Interaction, Link, Participant, Trace, table
 
-T = Trace.__table__
-P = Participant.__table__
-A = Activity.__table__
-I = Interaction.__table__  # noqa: E741
-L = Link.__table__
+T = table(Trace)
+P = table(Participant)
+A = table(Activity)
+I = table(Interaction)  # noqa: E741
+L = table(Link)
 
 STATE_KEYS = ("scheduled", "waiting", "processed", "rejected", "canceled", "error")
 
@@ -24,7 +24,8 @@ STATE_KEYS = ("scheduled", "waiting", "processed", "rejected", "canceled", "erro
 def participant_counts(session: Session, campaign_id: int) -> dict[str, int]:
     out = {"running": 0, "completed": 0, "removed": 0, "test": 0}
     rows = session.execute(
-        select(P.c.state, P.c.is_test, func.count()).where(P.c.campaign_id == campaign_id)
+        select(P.c.state, P.c.is_test, func.count())
+        .where(P.c.campaign_id == campaign_id)
         .group_by(P.c.state, P.c.is_test)
     ).all()
     for state, is_test, n in rows:
@@ -38,7 +39,8 @@ def participant_counts(session: Session, campaign_id: int) -> dict[str, int]:
 def activity_counters(session: Session, campaign_id: int) -> dict[str, dict[str, int]]:
     """Per activity key: trace states and message statistics, one grouped query."""
     acts = session.execute(
-        select(A.c.id, A.c.key, A.c.type).where(A.c.campaign_id == campaign_id)
+        select(A.c.id, A.c.key, A.c.type)
+        .where(A.c.campaign_id == campaign_id)
         .order_by(A.c.sequence, A.c.id)
     ).all()
     counters: dict[int, dict[str, int]] = {}
@@ -75,8 +77,14 @@ def activity_counters(session: Session, campaign_id: int) -> dict[str, dict[str,
         c = counters.get(aid)
         if c is None:
             continue
-        c.update(scheduled=sched or 0, waiting=waiting or 0, processed=proc or 0,
-                 rejected=rej or 0, canceled=canc or 0, error=err or 0)
+        c.update(
+            scheduled=sched or 0,
+            waiting=waiting or 0,
+            processed=proc or 0,
+            rejected=rej or 0,
+            canceled=canc or 0,
+            error=err or 0,
+        )
         if "sent" in c:
             c["sent"] = proc or 0
             c["clicked"], c["bounced"] = clicked or 0, bounced or 0
@@ -99,8 +107,9 @@ def _bucket(at: datetime, hourly: bool) -> str:
     return at.strftime("%Y-%m-%dT%H:00") if hourly else at.strftime("%Y-%m-%d")
 
 
-def series(session: Session, campaign_id: int, now: datetime, *, hourly: bool = False
-           ) -> dict[str, dict[str, list[tuple[str, int]]]]:
+def series(
+    session: Session, campaign_id: int, now: datetime, *, hourly: bool = False
+) -> dict[str, dict[str, list[tuple[str, int]]]]:
     """Processed and rejected per day (last 15 days) or per hour (last 48 hours)."""
     if hourly:
         start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=47)
@@ -111,35 +120,62 @@ def series(session: Session, campaign_id: int, now: datetime, *, hourly: bool = 
     rows = session.execute(
         select(A.c.key, T.c.state, T.c.done_at)
         .join(A, A.c.id == T.c.activity_id)
-        .where(T.c.campaign_id == campaign_id, T.c.is_test == false(),
-               T.c.state.in_(("processed", "rejected")), T.c.done_at >= start,
-               T.c.done_at <= now)
+        .where(
+            T.c.campaign_id == campaign_id,
+            T.c.is_test == false(),
+            T.c.state.in_(("processed", "rejected")),
+            T.c.done_at >= start,
+            T.c.done_at <= now,
+        )
     ).all()
     counts: dict[str, dict[str, dict[str, int]]] = defaultdict(
-        lambda: {"processed": defaultdict(int), "rejected": defaultdict(int)})
+        lambda: {"processed": defaultdict(int), "rejected": defaultdict(int)}
+    )
     for key, state, at in rows:
         counts[key][state][_bucket(at, hourly)] += 1
-    keys = session.scalars(select(A.c.key).where(A.c.campaign_id == campaign_id)
-                           .order_by(A.c.sequence, A.c.id)).all()
+    keys = session.scalars(
+        select(A.c.key).where(A.c.campaign_id == campaign_id).order_by(A.c.sequence, A.c.id)
+    ).all()
     return {
-        key: {state: [(b, counts[key][state].get(b, 0)) for b in buckets]
-              for state in ("processed", "rejected")}
+        key: {
+            state: [(b, counts[key][state].get(b, 0)) for b in buckets]
+            for state in ("processed", "rejected")
+        }
         for key in keys
     }
 
 
-def traces(session: Session, campaign_id: int, *, activity_key: str | None = None,
-           state: str | None = None, include_test: bool = False, limit: int | None = None
-           ) -> list[dict[str, Any]]:
+def traces(
+    session: Session,
+    campaign_id: int,
+    *,
+    activity_key: str | None = None,
+    state: str | None = None,
+    include_test: bool = False,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
     c = session.get(Campaign, campaign_id)
     assert c is not None
     info = MODELS[c.target]
     rec = info.table
     name_col = rec.c[info.display_field]
     q = (
-        select(T.c.id, A.c.key, T.c.record_id, name_col, T.c.state, T.c.due_at, T.c.message,
-               T.c.done_at, T.c.is_test, T.c.to_address, T.c.opened_at, T.c.clicked_at,
-               T.c.replied_at, T.c.bounced_at)
+        select(
+            T.c.id,
+            A.c.key,
+            T.c.record_id,
+            name_col,
+            T.c.state,
+            T.c.due_at,
+            T.c.message,
+            T.c.done_at,
+            T.c.is_test,
+            T.c.to_address,
+            T.c.opened_at,
+            T.c.clicked_at,
+            T.c.replied_at,
+            T.c.bounced_at,
+        )
         .join(A, A.c.id == T.c.activity_id)
         .outerjoin(rec, rec.c.id == T.c.record_id)
         .where(T.c.campaign_id == campaign_id)
@@ -150,8 +186,11 @@ def traces(session: Session, campaign_id: int, *, activity_key: str | None = Non
     if activity_key:
         q = q.where(A.c.key == activity_key)
     if state:
-        q = q.where(T.c.state == state) if state != "waiting" else q.where(
-            T.c.state == "scheduled", T.c.due_at.is_(None))
+        q = (
+            q.where(T.c.state == state)
+            if state != "waiting"
+            else q.where(T.c.state == "scheduled", T.c.due_at.is_(None))
+        )
     if limit:
         q = q.limit(limit)
 
@@ -182,31 +221,51 @@ def traces(session: Session, campaign_id: int, *, activity_key: str | None = Non
 
 def link_tracker(session: Session, campaign_id: int) -> list[dict[str, Any]]:
     clicks = (
-        select(I.c.link_id, func.count().label("clicks"),
-               func.count(func.distinct(I.c.trace_id)).label("unique_clicks"))
+        select(
+            I.c.link_id,
+            func.count().label("clicks"),
+            func.count(func.distinct(I.c.trace_id)).label("unique_clicks"),
+        )
         .join(T, T.c.id == I.c.trace_id)
         .where(I.c.type.in_(("click", "sms_click")), T.c.is_test == false())
         .group_by(I.c.link_id)
     ).subquery()
     rows = session.execute(
-        select(L.c.id, A.c.key, L.c.url, func.coalesce(clicks.c.clicks, 0),
-               func.coalesce(clicks.c.unique_clicks, 0))
+        select(
+            L.c.id,
+            A.c.key,
+            L.c.url,
+            func.coalesce(clicks.c.clicks, 0),
+            func.coalesce(clicks.c.unique_clicks, 0),
+        )
         .join(A, A.c.id == L.c.activity_id)
         .outerjoin(clicks, clicks.c.link_id == L.c.id)
         .where(L.c.campaign_id == campaign_id)
         .order_by(L.c.id)
     ).all()
-    return [{"id": r[0], "activity": r[1], "url": r[2], "clicks": r[3], "unique_clicks": r[4]}
-            for r in rows]
+    return [
+        {"id": r[0], "activity": r[1], "url": r[2], "clicks": r[3], "unique_clicks": r[4]}
+        for r in rows
+    ]
 
 
 def campaign_list(session: Session) -> list[dict[str, Any]]:
-    counts = dict(session.execute(
-        select(P.c.campaign_id, func.count()).where(P.c.is_test == false())
-        .group_by(P.c.campaign_id)).all())
+    counts: dict[int, int] = dict(
+        session.execute(
+            select(P.c.campaign_id, func.count())
+            .where(P.c.is_test == false())
+            .group_by(P.c.campaign_id)
+        ).all()
+    )
     return [
-        {"id": c.id, "name": c.name, "state": c.state, "target": c.target,
-         "participants": counts.get(c.id, 0), "archived": c.archived,
-         "updated_at": c.updated_at.isoformat()}
+        {
+            "id": c.id,
+            "name": c.name,
+            "state": c.state,
+            "target": c.target,
+            "participants": counts.get(c.id, 0),
+            "archived": c.archived,
+            "updated_at": c.updated_at.isoformat(),
+        }
         for c in session.scalars(select(Campaign).order_by(Campaign.id))
     ]

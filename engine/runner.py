@@ -26,8 +26,9 @@ JOB_ID = "journeys-pass"
 
 
 class EngineRunner:
-    def __init__(self, db: Database, clock: Clock | None = None, *,
-                 executor: Executor | None = None) -> None:
+    def __init__(
+        self, db: Database, clock: Clock | None = None, *, executor: Executor | None = None
+    ) -> None:
         self.db = db
         self.clock = clock or SystemClock()
         self.events = EngineEvents()
@@ -42,7 +43,8 @@ class EngineRunner:
         with db.session() as s:
             self.poll = timedelta(seconds=int(settings.get(s, "engine.poll_seconds")))
             self.sync_every = timedelta(
-                minutes=int(settings.get(s, "engine.sync_interval_minutes")))
+                minutes=int(settings.get(s, "engine.sync_interval_minutes"))
+            )
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -54,8 +56,9 @@ class EngineRunner:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
         )
-        sched.add_job(self._pass, DateTrigger(run_date=datetime.now(UTC)), id=JOB_ID,
-                      replace_existing=True)
+        sched.add_job(
+            self._pass, DateTrigger(run_date=datetime.now(UTC)), id=JOB_ID, replace_existing=True
+        )
         sched.start()
         self._scheduler = sched
         self.events.state_changed.emit("running")
@@ -96,8 +99,7 @@ class EngineRunner:
         if job is not None and job.next_run_time is not None and job.next_run_time <= when:
             return
         try:
-            sched.add_job(self._pass, DateTrigger(run_date=when), id=JOB_ID,
-                          replace_existing=True)
+            sched.add_job(self._pass, DateTrigger(run_date=when), id=JOB_ID, replace_existing=True)
         except Exception:  # scheduler shutting down
             log.debug("wake ignored", exc_info=True)
 
@@ -134,7 +136,8 @@ class EngineRunner:
             lag = due - self.clock.now()
             when = min(when, wall + max(lag, timedelta(0)))
         try:
-            self._scheduler.add_job(self._pass, DateTrigger(run_date=when), id=JOB_ID,
-                                    replace_existing=True)
+            self._scheduler.add_job(
+                self._pass, DateTrigger(run_date=when), id=JOB_ID, replace_existing=True
+            )
         except Exception:
             log.debug("re-arm ignored", exc_info=True)

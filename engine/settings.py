@@ -62,7 +62,9 @@ def _phone_or_empty(text: str) -> str | None:
     try:
         number = phonenumbers.parse(text.strip(), None)
     except phonenumbers.NumberParseException:
-        raise ValueError("must be a phone number in international form, e.g. +32470123456") from None
+        raise ValueError(
+            "must be a phone number in international form, e.g. +32470123456"
+        ) from None
     if not phonenumbers.is_valid_number(number):
         raise ValueError("is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -91,27 +93,61 @@ class SettingSpec:
 SPECS: dict[str, SettingSpec] = {
     s.key: s
     for s in [
-        SettingSpec("tracking.port", 8787, _port, "port of the tracking server",
-                    "JOURNEYS_TRACKING_PORT"),
-        SettingSpec("tracking.base_url", None, _base_url,
-                    "public base URL of tracked links (default http://127.0.0.1:<port>)",
-                    "JOURNEYS_TRACKING_BASE_URL"),
-        SettingSpec("engine.sync_interval_minutes", 5, _positive_int,
-                    "how often the embedded engine adds new matching records"),
-        SettingSpec("engine.poll_seconds", 30, _positive_int,
-                    "longest the embedded engine sleeps between passes"),
-        SettingSpec("engine.batch_size", 2000, _positive_int,
-                    "traces claimed and executed together"),
-        SettingSpec("engine.max_attempts", 5, _positive_int,
-                    "deliveries tried before a transient failure becomes an error"),
-        SettingSpec("engine.claim_timeout_minutes", 15, _positive_int,
-                    "after this long, a claim by a vanished worker is released"),
-        SettingSpec("test.recipient_email", None, _email_or_empty,
-                    "test emails go here instead of the record's address"),
-        SettingSpec("test.recipient_phone", None, _phone_or_empty,
-                    "test SMS go here instead of the record's number"),
-        SettingSpec("sms.default_region", None, _region_or_empty,
-                    "country assumed for phone numbers written without +prefix"),
+        SettingSpec(
+            "tracking.port", 8787, _port, "port of the tracking server", "JOURNEYS_TRACKING_PORT"
+        ),
+        SettingSpec(
+            "tracking.base_url",
+            None,
+            _base_url,
+            "public base URL of tracked links (default http://127.0.0.1:<port>)",
+            "JOURNEYS_TRACKING_BASE_URL",
+        ),
+        SettingSpec(
+            "engine.sync_interval_minutes",
+            5,
+            _positive_int,
+            "how often the embedded engine adds new matching records",
+        ),
+        SettingSpec(
+            "engine.poll_seconds",
+            30,
+            _positive_int,
+            "longest the embedded engine sleeps between passes",
+        ),
+        SettingSpec(
+            "engine.batch_size", 2000, _positive_int, "traces claimed and executed together"
+        ),
+        SettingSpec(
+            "engine.max_attempts",
+            5,
+            _positive_int,
+            "deliveries tried before a transient failure becomes an error",
+        ),
+        SettingSpec(
+            "engine.claim_timeout_minutes",
+            15,
+            _positive_int,
+            "after this long, a claim by a vanished worker is released",
+        ),
+        SettingSpec(
+            "test.recipient_email",
+            None,
+            _email_or_empty,
+            "test emails go here instead of the record's address",
+        ),
+        SettingSpec(
+            "test.recipient_phone",
+            None,
+            _phone_or_empty,
+            "test SMS go here instead of the record's number",
+        ),
+        SettingSpec(
+            "sms.default_region",
+            None,
+            _region_or_empty,
+            "country assumed for phone numbers written without +prefix",
+        ),
     ]
 }
 

@@ -27,11 +27,12 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from . import filters
 from .fields import MODELS, model_info
-from .models import Campaign, Participant, Trace
+from .models import Campaign, Participant, Trace, table
 from .plan import CampaignPlan
+from .traces import affected
 
-P = Participant.__table__
-T = Trace.__table__
+P = table(Participant)
+T = table(Trace)
 
 
 @dataclass
@@ -51,14 +52,14 @@ def unique_expression(target: str, field_name: str) -> ColumnElement[str]:
 def sync_campaign(session: Session, plan: CampaignPlan, now: datetime) -> SyncResult:
     """Add newly matching records, remove leavers; the caller owns the transaction."""
     info = MODELS[plan.target]
-    table = info.table
+    rec = info.table
     result = SyncResult()
     condition = filters.audience_condition(plan.filter, plan.target, now)
     real = and_(P.c.campaign_id == plan.id, P.c.is_test == false())
 
     # --- leavers first, so a record that left is not counted as joining ---------------
     still_matching = exists(
-        select(literal(1)).select_from(table).where(table.c.id == P.c.record_id, condition)
+        select(literal(1)).select_from(rec).where(rec.c.id == P.c.record_id, condition)
     )
     removed = session.execute(
         update(P)
@@ -66,21 +67,27 @@ def sync_campaign(session: Session, plan: CampaignPlan, now: datetime) -> SyncRe
         .values(state="removed", removed_at=now)
         .execution_options(synchronize_session=False)
     )
-    result.removed = removed.rowcount or 0
+    result.removed = affected(removed)
     if result.removed:
         gone = select(P.c.id).where(real, P.c.state == "removed")
         session.execute(
             update(T)
             .where(T.c.state == "scheduled", T.c.participant_id.in_(gone))
-            .values(state="canceled", message="Removed from audience", done_at=now,
-                    claimed_by=None, claimed_at=None)
+            .values(
+                state="canceled",
+                message="Removed from audience",
+                done_at=now,
+                claimed_by=None,
+                claimed_at=None,
+            )
             .execution_options(synchronize_session=False)
         )
 
     # --- joiners -----------------------------------------------------------------------
     already = exists(
-        select(literal(1)).where(P.c.campaign_id == plan.id, P.c.is_test == false(),
-                                 P.c.record_id == table.c.id)
+        select(literal(1)).where(
+            P.c.campaign_id == plan.id, P.c.is_test == false(), P.c.record_id == rec.c.id
+        )
     )
     unique_col: ColumnElement[str] | None = None
     if plan.unique_field:
@@ -92,35 +99,47 @@ def sync_campaign(session: Session, plan: CampaignPlan, now: datetime) -> SyncRe
         )
         # The earliest record of each unique value joins; the others wait for later syncs.
         source = (
-            select(func.min(table.c.id).label("rid"), unique_col.label("uv"))
+            select(func.min(rec.c.id).label("rid"), unique_col.label("uv"))
             .where(condition, ~already, unique_col.is_not(None), unique_col != "", ~taken)
             .group_by(unique_col)
         ).subquery()
         joiners = select(
-            literal(plan.id), source.c.rid, literal(False), literal("running"), source.c.uv,
+            literal(plan.id),
+            source.c.rid,
+            literal(False),
+            literal("running"),
+            source.c.uv,
             literal(now, type_=P.c.joined_at.type),
         )
     else:
         joiners = select(
-            literal(plan.id), table.c.id, literal(False), literal("running"),
-            literal(None, type_=P.c.unique_value.type), literal(now, type_=P.c.joined_at.type),
+            literal(plan.id),
+            rec.c.id,
+            literal(False),
+            literal("running"),
+            literal(None, type_=P.c.unique_value.type),
+            literal(now, type_=P.c.joined_at.type),
         ).where(condition, ~already)
 
     before = session.scalar(select(func.coalesce(func.max(P.c.id), 0))) or 0
     inserted = session.execute(
         insert(P).from_select(
             ["campaign_id", "record_id", "is_test", "state", "unique_value", "joined_at"], joiners
-        )
+        ),
+        execution_options={"preserve_rowcount": True},
     )
-    result.joined = inserted.rowcount or 0
+    result.joined = affected(inserted)
     if result.joined:
         for act in plan.roots():
-            create_root_traces(session, plan, act.id, now,
-                               and_(P.c.campaign_id == plan.id, P.c.id > before,
-                                    P.c.is_test == false()))
+            create_root_traces(
+                session,
+                plan,
+                act.id,
+                now,
+                and_(P.c.campaign_id == plan.id, P.c.id > before, P.c.is_test == false()),
+            )
     session.execute(
-        update(Campaign.__table__).where(Campaign.__table__.c.id == plan.id)
-        .values(last_sync_at=now)
+        update(table(Campaign)).where(table(Campaign).c.id == plan.id).values(last_sync_at=now)
     )
     return result
 
@@ -150,9 +169,21 @@ def create_root_traces(
     ).where(participants)
     res = session.execute(
         insert(T).from_select(
-            ["campaign_id", "activity_id", "participant_id", "record_id", "is_test", "state",
-             "due_at", "anchor_at", "created_at", "attempts", "handoff"],
+            [
+                "campaign_id",
+                "activity_id",
+                "participant_id",
+                "record_id",
+                "is_test",
+                "state",
+                "due_at",
+                "anchor_at",
+                "created_at",
+                "attempts",
+                "handoff",
+            ],
             rows,
-        )
+        ),
+        execution_options={"preserve_rowcount": True},
     )
-    return res.rowcount or 0
+    return affected(res)

@@ -4,10 +4,9 @@ children of processed traces (E6) and participant completion (E9).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-
-import json
 from typing import Any
 
 from sqlalchemy import BigInteger, String, bindparam, exists, func, insert, literal, select, update
@@ -16,18 +15,23 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from .catalog import EVENT_TRIGGERS
-from .models import Participant, Trace
+from .models import Participant, Trace, table
 from .plan import ActivityPlan
 
-P = Participant.__table__
-T = Trace.__table__
+P = table(Participant)
+T = table(Trace)
 
 CHUNK = 5000
 
 
-def chunks(ids: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
+def chunks(ids: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(ids), size):
         yield ids[i : i + size]
+
+
+def affected(result: Any) -> int:
+    """Rows a DML statement touched (Session.execute is typed as returning a Result)."""
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def ids_in(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
@@ -37,8 +41,7 @@ def ids_in(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[b
     values = [int(i) for i in ids]
     if session.get_bind().dialect.name == "postgresql":
         return column == func.any(bindparam(None, values, type_=ARRAY(BigInteger)))
-    each = func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued(
-        "value")
+    each = func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued("value")
     return column.in_(select(each.c.value))
 
 
@@ -55,8 +58,10 @@ def create_child_traces(
     ``processed_at`` None each parent's own processed time is the anchor (E10).
     """
     if child.trigger in EVENT_TRIGGERS:
-        due_col, anchor_col = literal(None, type_=T.c.due_at.type), literal(
-            None, type_=T.c.anchor_at.type)
+        due_col, anchor_col = (
+            literal(None, type_=T.c.due_at.type),
+            literal(None, type_=T.c.anchor_at.type),
+        )
         rows = _child_select(child, parents, due_col, anchor_col, now)
         return _insert(session, rows)
     if processed_at is not None:
@@ -65,8 +70,9 @@ def create_child_traces(
         return _insert(session, _child_select(child, parents, due_col, anchor_col, now))
     # Anchors differ per parent: compute due times in Python, insert with executemany.
     parent_rows = session.execute(
-        select(T.c.id, T.c.campaign_id, T.c.participant_id, T.c.record_id, T.c.is_test,
-               T.c.done_at).where(parents)
+        select(
+            T.c.id, T.c.campaign_id, T.c.participant_id, T.c.record_id, T.c.is_test, T.c.done_at
+        ).where(parents)
     ).all()
     if not parent_rows:
         return 0
@@ -93,7 +99,7 @@ def create_child_traces(
     return len(parent_rows)
 
 
-def _child_select(child, parents, due_col, anchor_col, now):  # type: ignore[no-untyped-def]
+def _child_select(child, parents, due_col, anchor_col, now):
     return select(
         T.c.campaign_id,
         literal(child.id),
@@ -110,15 +116,28 @@ def _child_select(child, parents, due_col, anchor_col, now):  # type: ignore[no-
     ).where(parents)
 
 
-def _insert(session: Session, rows) -> int:  # type: ignore[no-untyped-def]
+def _insert(session: Session, rows) -> int:
     res = session.execute(
         insert(T).from_select(
-            ["campaign_id", "activity_id", "participant_id", "parent_id", "record_id", "is_test",
-             "state", "due_at", "anchor_at", "created_at", "attempts", "handoff"],
+            [
+                "campaign_id",
+                "activity_id",
+                "participant_id",
+                "parent_id",
+                "record_id",
+                "is_test",
+                "state",
+                "due_at",
+                "anchor_at",
+                "created_at",
+                "attempts",
+                "handoff",
+            ],
             rows,
-        )
+        ),
+        execution_options={"preserve_rowcount": True},
     )
-    return res.rowcount or 0
+    return affected(res)
 
 
 def complete_participants(
@@ -134,7 +153,7 @@ def complete_participants(
         .values(state="completed", completed_at=now)
         .execution_options(synchronize_session=False)
     )
-    return res.rowcount or 0
+    return affected(res)
 
 
 def complete_ids(session: Session, participant_ids: Iterable[int], now: datetime) -> int:

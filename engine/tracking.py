@@ -88,7 +88,7 @@ def text_links(text: str) -> list[str]:
 def rewrite_text_links(text: str, tracked: Callable[[str], str | None]) -> str:
     def sub(match: re.Match[str]) -> str:
         url = _strip_trailing(match.group(0))
-        tail = match.group(0)[len(url):]
+        tail = match.group(0)[len(url) :]
         new = tracked(url)
         return (new or url) + tail
 

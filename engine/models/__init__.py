@@ -1,5 +1,9 @@
 """The data model. Import from here; the schema itself is made only by migrations."""
 
+from typing import cast
+
+from sqlalchemy import Table
+
 from .audience import (
     Contact,
     EventRegistration,
@@ -51,4 +55,10 @@ __all__ = [
     "contact_list",
     "contact_tag",
     "lead_tag",
+    "table",
 ]
+
+
+def table(model: type[Base]) -> Table:
+    """A model's Core table, typed as a Table (``__table__`` is typed as a FromClause)."""
+    return cast(Table, model.__table__)

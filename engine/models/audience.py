@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import BigId, Base, UTCDateTime, intpk
+from .base import Base, BigId, UTCDateTime, intpk
 
 
 class User(Base):
@@ -56,8 +56,12 @@ def _link_table(name: str, owner: str, other: str) -> Table:
     return Table(
         name,
         Base.metadata,
-        Column(f"{owner}_id", BigId, ForeignKey(f"{owner}.id", ondelete="CASCADE"), primary_key=True),
-        Column(f"{other}_id", BigId, ForeignKey(f"{other}.id", ondelete="CASCADE"), primary_key=True),
+        Column(
+            f"{owner}_id", BigId, ForeignKey(f"{owner}.id", ondelete="CASCADE"), primary_key=True
+        ),
+        Column(
+            f"{other}_id", BigId, ForeignKey(f"{other}.id", ondelete="CASCADE"), primary_key=True
+        ),
         Index(f"ix_{name}_{other}_id", f"{other}_id"),
     )
 

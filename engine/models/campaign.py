@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import BigId, Base, UTCDateTime, intpk
+from .base import Base, BigId, UTCDateTime, intpk
 
 
 class Campaign(Base):

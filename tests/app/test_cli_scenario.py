@@ -50,8 +50,9 @@ def states(by_record: dict[str, dict]) -> dict[str, tuple[str, str | None, str |
 
 
 def test_odoo_flow(cli, db_url: str) -> None:  # type: ignore[no-untyped-def]
-    assert "imported 10 contact" in cli("records", "import", "contact",
-                                        str(DATA / "odoo_contacts.csv"))
+    assert "imported 10 contact" in cli(
+        "records", "import", "contact", str(DATA / "odoo_contacts.csv")
+    )
     out = cli("import", str(DATA / "odoo_flow.journey.json"), now=T0)
     cid = out.split()[-1]
     assert cid.isdigit()
@@ -69,12 +70,12 @@ def test_odoo_flow(cli, db_url: str) -> None:  # type: ignore[no-untyped-def]
     # event children wait; "not opened" is due a day later
     assert states(t["reply_sms"]) == {n: ("scheduled", None, None) for n in sent}
     assert states(t["not_opened"]) == {
-        n: ("scheduled", "2026-01-06T09:00:00+00:00", None) for n in sent}
+        n: ("scheduled", "2026-01-06T09:00:00+00:00", None) for n in sent
+    }
     assert "click_sms" not in t
     outbox = json.loads(cli("outbox", "--json"))
     assert sorted(m["to"] for m in outbox) == sorted(f"{n.lower()}@example.com" for n in sent)
-    assert all(m["channel"] == "email" and m["subject"] == f"Welcome {m['record']}"
-               for m in outbox)
+    assert all(m["channel"] == "email" and m["subject"] == f"Welcome {m['record']}" for m in outbox)
     # links are tracked, the pixel and unsubscribe headers are present
     ann = next(m for m in outbox if m["record"] == "Ann")
     assert "https://shop.example.com/offer" not in ann["body"]
@@ -82,10 +83,28 @@ def test_odoo_flow(cli, db_url: str) -> None:  # type: ignore[no-untyped-def]
     assert ann["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
     # --- T0+2h: Ann replies (implies open), Bob opens -------------------------------------
-    cli("event", cid, "--activity", "welcome", "--record", "ann@example.com",
-        "--type", "reply", now="2026-01-05T11:00:00Z")
-    cli("event", cid, "--activity", "welcome", "--record", "bob@example.com",
-        "--type", "open", now="2026-01-05T11:00:00Z")
+    cli(
+        "event",
+        cid,
+        "--activity",
+        "welcome",
+        "--record",
+        "ann@example.com",
+        "--type",
+        "reply",
+        now="2026-01-05T11:00:00Z",
+    )
+    cli(
+        "event",
+        cid,
+        "--activity",
+        "welcome",
+        "--record",
+        "bob@example.com",
+        "--type",
+        "open",
+        now="2026-01-05T11:00:00Z",
+    )
     t = traces(cli)
     assert states(t["reply_sms"])["Ann"] == ("scheduled", "2026-01-05T12:00:00+00:00", None)
     assert states(t["reply_sms"])["Bob"] == ("scheduled", None, None)
@@ -102,12 +121,22 @@ def test_odoo_flow(cli, db_url: str) -> None:  # type: ignore[no-untyped-def]
     assert "https://shop.example.com/call" not in sms[0]["body"] and "/s/" in sms[0]["body"]
 
     # --- T0+4h: Ann clicks the SMS link; the 0-delay child runs in the same pass ----------
-    out = cli("event", cid, "--activity", "reply_sms", "--record", "1", "--type", "sms_click",
-              "--url", "https://shop.example.com/call", now="2026-01-05T13:00:00Z")
+    out = cli(
+        "event",
+        cid,
+        "--activity",
+        "reply_sms",
+        "--record",
+        "1",
+        "--type",
+        "sms_click",
+        "--url",
+        "https://shop.example.com/call",
+        now="2026-01-05T13:00:00Z",
+    )
     assert "1 executed now" in out
     t = traces(cli)
-    assert states(t["click_sms"]) == {
-        "Ann": ("processed", "2026-01-05T13:00:00+00:00", None)}
+    assert states(t["click_sms"]) == {"Ann": ("processed", "2026-01-05T13:00:00+00:00", None)}
 
     # --- Gus loses his email in the CRM; T0+1 day: "not opened" runs ----------------------
     db = Database(db_url)
@@ -119,17 +148,30 @@ def test_odoo_flow(cli, db_url: str) -> None:  # type: ignore[no-untyped-def]
     not_opened = states(t["not_opened"])
     for name in ["Cid", "Dee", "Eve", "Fay"]:
         assert not_opened[name] == ("processed", "2026-01-06T09:00:00+00:00", None)
-    assert not_opened["Gus"] == ("rejected", "2026-01-06T09:00:00+00:00",
-                                 "Rejected by activity filter")
+    assert not_opened["Gus"] == (
+        "rejected",
+        "2026-01-06T09:00:00+00:00",
+        "Rejected by activity filter",
+    )
     contacts = {c["name"]: c for c in json.loads(cli("records", "list", "contact", "--json"))}
     assert [n for n, c in contacts.items() if "Cold" in c["tags"]] == ["Cid", "Dee", "Eve", "Fay"]
 
     report = json.loads(cli("report", cid, "--json"))
     assert report["campaign"]["state"] == "running"
     welcome = report["activities"]["welcome"]
-    assert welcome == {"scheduled": 0, "waiting": 0, "processed": 7, "rejected": 0,
-                       "canceled": 2, "error": 0, "sent": 7, "opened": 2, "clicked": 0,
-                       "replied": 1, "bounced": 0}
+    assert welcome == {
+        "scheduled": 0,
+        "waiting": 0,
+        "processed": 7,
+        "rejected": 0,
+        "canceled": 2,
+        "error": 0,
+        "sent": 7,
+        "opened": 2,
+        "clicked": 0,
+        "replied": 1,
+        "bounced": 0,
+    }
     assert report["activities"]["not_opened"]["processed"] == 4
     assert report["activities"]["not_opened"]["rejected"] == 1
     assert report["activities"]["reply_sms"]["waiting"] == 6

@@ -23,8 +23,7 @@ def _add(w: World, cid: int, parent_key: str | None, **values) -> None:  # type:
     with w.db.session() as s:
         c = s.get(Campaign, cid)
         parent = campaigns.find_activity(s, cid, parent_key).id if parent_key else None
-        campaigns.add_activity(s, c, {"parent_id": parent, "filter": [], **values},
-                               w.clock.now())
+        campaigns.add_activity(s, c, {"parent_id": parent, "filter": [], **values}, w.clock.now())
 
 
 def test_e10_update_participants(w: World) -> None:
@@ -35,16 +34,35 @@ def test_e10_update_participants(w: World) -> None:
     w.run(hours=5)
     assert w.participants(cid) == {"Ann": "completed", "Bob": "completed", "Cid": "completed"}
     w.clock.advance(hours=1)
-    _add(w, cid, None, key="new_root", name="New root", type="server_action",
-         trigger="begin", delay_amount=1, delay_unit="hours",
-         content={"kind": "update_record", "values": {"tags": {"add": ["R"]}}})
-    _add(w, cid, "mail", key="no_open", name="No open", type="server_action",
-         trigger="mail_not_open", delay_amount=1, delay_unit="days",
-         content={"kind": "update_record", "values": {"tags": {"add": ["N"]}}})
+    _add(
+        w,
+        cid,
+        None,
+        key="new_root",
+        name="New root",
+        type="server_action",
+        trigger="begin",
+        delay_amount=1,
+        delay_unit="hours",
+        content={"kind": "update_record", "values": {"tags": {"add": ["R"]}}},
+    )
+    _add(
+        w,
+        cid,
+        "mail",
+        key="no_open",
+        name="No open",
+        type="server_action",
+        trigger="mail_not_open",
+        delay_amount=1,
+        delay_unit="days",
+        content={"kind": "update_record", "values": {"tags": {"add": ["N"]}}},
+    )
     with w.db.session() as s:
         assert campaigns.is_modified(s, cid)
-        counts = campaigns.apply_update(s, s.get(Campaign, cid), w.clock.now(),
-                                        update_participants=True)
+        counts = campaigns.apply_update(
+            s, s.get(Campaign, cid), w.clock.now(), update_participants=True
+        )
         assert not campaigns.is_modified(s, cid)
     t = w.traces(cid)
     # new begin activity: only running participants (all completed here -> none)
@@ -59,9 +77,18 @@ def test_e10_update_participants(w: World) -> None:
 def test_e10_new_root_and_redating(w: World) -> None:
     w.people("Ann")
     cid = w.campaign(action("slow", tag("S"), delay=10))
-    _add(w, cid, None, key="extra", name="Extra", type="server_action", trigger="begin",
-         delay_amount=2, delay_unit="hours",
-         content={"kind": "update_record", "values": {"tags": {"add": ["E"]}}})
+    _add(
+        w,
+        cid,
+        None,
+        key="extra",
+        name="Extra",
+        type="server_action",
+        trigger="begin",
+        delay_amount=2,
+        delay_unit="hours",
+        content={"kind": "update_record", "values": {"tags": {"add": ["E"]}}},
+    )
     with w.db.session() as s:
         act = campaigns.find_activity(s, cid, "slow")
         campaigns.set_delay(s, act, 3, "hours", w.clock.now())
@@ -100,8 +127,11 @@ def test_e11_test_participants(w: World) -> None:
         assert s.scalars(select(OutboxMessage.to)).all() == ["qa@example.com"]
     w.start(cid)  # the test never blocks real enrolment
     w.run()
-    assert w.states(cid, "mail") == {"Ann (test)": "processed", "Ann": "processed",
-                                     "Bob": "processed"}
+    assert w.states(cid, "mail") == {
+        "Ann (test)": "processed",
+        "Ann": "processed",
+        "Bob": "processed",
+    }
     report = w.report(cid)
     assert report["participants"] == {"running": 0, "completed": 2, "removed": 0, "test": 1}
     assert report["activities"]["mail"]["sent"] == 2
@@ -111,11 +141,15 @@ def test_e11_test_participants(w: World) -> None:
     w.run()
     with w.db.session() as s:
         assert s.scalars(select(OutboxMessage.to).order_by(OutboxMessage.id)).all() == [
-            "qa@example.com", "ann@example.com", "bob@example.com", "qa@example.com"]
+            "qa@example.com",
+            "ann@example.com",
+            "bob@example.com",
+            "qa@example.com",
+        ]
 
 
 def test_e11_run_or_cancel_steps_one_by_one(w: World) -> None:
-    ann, = w.people("Ann")
+    (ann,) = w.people("Ann")
     cid = w.campaign(action("a", tag("A"), delay=3), action("b", tag("B"), delay=5), start=False)
     with w.db.session() as s:
         campaigns.launch_test(s, s.get(Campaign, cid), ann, T0)

@@ -24,8 +24,14 @@ def test_e4_validity_filter_then_action(w: World) -> None:
     w.people("Ann", "Bob")
     w.contacts({"name": "Cid", "email": "cid@example.com", "country": "FR"})
     cid = w.campaign(
-        action("a", tag("Done"), delay=1, validity={"amount": 2, "unit": "hours"},
-               filter=[["country", "!=", "FR"]]))
+        action(
+            "a",
+            tag("Done"),
+            delay=1,
+            validity={"amount": 2, "unit": "hours"},
+            filter=[["country", "!=", "FR"]],
+        )
+    )
     w.run(hours=1)
     assert w.states(cid, "a") == {"Ann": "processed", "Bob": "processed", "Cid": "rejected"}
     assert w.messages(cid, "a")["Cid"] == "Rejected by activity filter"
@@ -36,10 +42,15 @@ def test_e4_validity_filter_then_action(w: World) -> None:
 
 
 def test_e4_one_failing_trace_does_not_abort_the_batch(w: World) -> None:
-    w.contacts(*({"name": f"P{i}", "email": f"p{i}@example.com", "extra": {"n": i}}
-                 for i in range(5)))
-    cid = w.campaign(action("div", {"kind": "update_record",
-                                    "values": {"description": "{{ 10 // record.extra.n }}"}}))
+    w.contacts(
+        *({"name": f"P{i}", "email": f"p{i}@example.com", "extra": {"n": i}} for i in range(5))
+    )
+    cid = w.campaign(
+        action(
+            "div",
+            {"kind": "update_record", "values": {"description": "{{ 10 // record.extra.n }}"}},
+        )
+    )
     w.run()
     states = w.states(cid, "div")
     assert states.pop("P0") == "error"
@@ -74,8 +85,13 @@ def test_e5_email_outcomes(w: World) -> None:
     w.run()
     assert w.traces(cid, "mail")["Ok"]["state"] == "processed"
     assert w.messages(cid, "mail") == {
-        "Ok": None, "NoMail": "No valid email address", "Bad": "No valid email address",
-        "OptOut": "Opted out", "Suppressed": "Opted out", "Dup": "Duplicate"}
+        "Ok": None,
+        "NoMail": "No valid email address",
+        "Bad": "No valid email address",
+        "OptOut": "Opted out",
+        "Suppressed": "Opted out",
+        "Dup": "Duplicate",
+    }
     with w.db.session() as s:
         assert s.scalars(select(OutboxMessage.to)).all() == ["ok@example.com"]
 
@@ -89,14 +105,19 @@ def test_e5_sms_outcomes_and_template_errors(w: World) -> None:
     )
     cid = w.campaign(sms("text"), sms("broken", body="{{ record.name.nope() }}"))
     w.run()
-    assert w.messages(cid, "text") == {"Ok": None, "Local": None,
-                                       "NoPhone": "No valid phone number", "OptOut": "Opted out"}
+    assert w.messages(cid, "text") == {
+        "Ok": None,
+        "Local": None,
+        "NoPhone": "No valid phone number",
+        "OptOut": "Opted out",
+    }
     broken = w.traces(cid, "broken")
     assert broken["Ok"]["state"] == "error"
     assert broken["Ok"]["message"].startswith("Template error")
     with w.db.session() as s:
-        assert sorted(s.scalars(select(OutboxMessage.to).where(
-            OutboxMessage.channel == "sms"))) == ["+32470123456", "+32470123457"]
+        assert sorted(
+            s.scalars(select(OutboxMessage.to).where(OutboxMessage.channel == "sms"))
+        ) == ["+32470123456", "+32470123457"]
 
 
 class FlakyChannel(Channel):
@@ -159,9 +180,11 @@ def test_e5_permanent_rejection_is_processed_and_bounced(db, clock) -> None:  # 
     ch = FlakyChannel(fail=0, reject={"bob@example.com"})
     w = World(db, clock, channels=lambda s, now: Channels(ch, ch))
     w.people("Ann", "Bob")
-    cid = w.campaign(email("mail"),
-                     action("on_bounce", tag("Bounced"), parent="mail", trigger="mail_bounce"),
-                     action("on_open", tag("Opened"), parent="mail", trigger="mail_open"))
+    cid = w.campaign(
+        email("mail"),
+        action("on_bounce", tag("Bounced"), parent="mail", trigger="mail_bounce"),
+        action("on_open", tag("Opened"), parent="mail", trigger="mail_open"),
+    )
     w.run()
     assert w.states(cid, "mail") == {"Ann": "processed", "Bob": "processed"}
     assert w.states(cid, "on_bounce") == {"Ann": "scheduled", "Bob": "processed"}
@@ -171,11 +194,14 @@ def test_e5_permanent_rejection_is_processed_and_bounced(db, clock) -> None:  # 
 
 def test_e6_children_only_of_processed_traces(w: World) -> None:
     w.contacts({"name": "Ann", "email": "ann@example.com"}, {"name": "NoMail", "email": None})
-    cid = w.campaign(email("mail"), action("next", tag("N"), parent="mail", trigger="activity",
-                                           delay=2),
-                     action("no_open", tag("Cold"), parent="mail", trigger="mail_not_open",
-                            delay=1, unit="days"),
-                     action("open", tag("Warm"), parent="mail", trigger="mail_open"))
+    cid = w.campaign(
+        email("mail"),
+        action("next", tag("N"), parent="mail", trigger="activity", delay=2),
+        action(
+            "no_open", tag("Cold"), parent="mail", trigger="mail_not_open", delay=1, unit="days"
+        ),
+        action("open", tag("Warm"), parent="mail", trigger="mail_open"),
+    )
     w.run()
     t = w.traces(cid)
     assert t["next/Ann"]["due"] == T0 + timedelta(hours=2)
@@ -186,8 +212,9 @@ def test_e6_children_only_of_processed_traces(w: World) -> None:
 
 def test_e9_participants_complete_when_nothing_is_scheduled(w: World) -> None:
     w.people("Ann")
-    cid = w.campaign(action("a", tag("A")), action("b", tag("B"), parent="a", trigger="activity",
-                                                   delay=1))
+    cid = w.campaign(
+        action("a", tag("A")), action("b", tag("B"), parent="a", trigger="activity", delay=1)
+    )
     w.run()
     assert w.participants(cid) == {"Ann": "running"}
     w.run(hours=1)
@@ -196,8 +223,11 @@ def test_e9_participants_complete_when_nothing_is_scheduled(w: World) -> None:
 
 def test_zero_delay_children_run_in_the_same_pass(w: World) -> None:
     w.people("Ann")
-    cid = w.campaign(action("a", tag("A")), action("b", tag("B"), parent="a", trigger="activity"),
-                     action("c", tag("C"), parent="b", trigger="activity"))
+    cid = w.campaign(
+        action("a", tag("A")),
+        action("b", tag("B"), parent="a", trigger="activity"),
+        action("c", tag("C"), parent="b", trigger="activity"),
+    )
     stats = w.run()
     assert stats.executed == 3
     assert w.states(cid, "c") == {"Ann": "processed"}
@@ -212,13 +242,21 @@ def test_e13_interrupted_delivery_is_an_error_never_resent(db, clock) -> None:  
     dead = "{}:999999:dead:1".format(__import__("socket").gethostname())
     with db.session() as s:
         s.execute(update(Trace).values(claimed_by=dead, claimed_at=datetime.now(UTC)))
-        s.execute(update(Trace).where(Trace.activity_id.in_(
-            select(Trace.activity_id).where(Trace.id == w.traces(cid, "mail")["Ann"]["id"])))
-            .values(handoff=True))
+        s.execute(
+            update(Trace)
+            .where(
+                Trace.activity_id.in_(
+                    select(Trace.activity_id).where(Trace.id == w.traces(cid, "mail")["Ann"]["id"])
+                )
+            )
+            .values(handoff=True)
+        )
     stats = w.run()
     assert stats.recovered == 4
-    assert w.messages(cid, "mail") == {"Ann": "Interrupted: delivery unknown",
-                                       "Bob": "Interrupted: delivery unknown"}
+    assert w.messages(cid, "mail") == {
+        "Ann": "Interrupted: delivery unknown",
+        "Bob": "Interrupted: delivery unknown",
+    }
     assert w.states(cid, "act") == {"Ann": "processed", "Bob": "processed"}  # actions retried
     assert ch.sent == []
 

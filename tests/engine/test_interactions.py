@@ -21,14 +21,27 @@ def w(db, clock) -> World:  # type: ignore[no-untyped-def]
 def branches(parent: str = "mail") -> list[dict]:
     return [
         action("opened", tag("Opened"), parent=parent, trigger="mail_open", delay=1),
-        action("not_opened", tag("Cold"), parent=parent, trigger="mail_not_open", delay=2,
-               unit="days"),
+        action(
+            "not_opened", tag("Cold"), parent=parent, trigger="mail_not_open", delay=2, unit="days"
+        ),
         action("clicked", tag("Clicked"), parent=parent, trigger="mail_click"),
-        action("not_clicked", tag("NoClick"), parent=parent, trigger="mail_not_click", delay=3,
-               unit="days"),
+        action(
+            "not_clicked",
+            tag("NoClick"),
+            parent=parent,
+            trigger="mail_not_click",
+            delay=3,
+            unit="days",
+        ),
         action("replied", tag("Replied"), parent=parent, trigger="mail_reply"),
-        action("not_replied", tag("NoReply"), parent=parent, trigger="mail_not_reply", delay=4,
-               unit="days"),
+        action(
+            "not_replied",
+            tag("NoReply"),
+            parent=parent,
+            trigger="mail_not_reply",
+            delay=4,
+            unit="days",
+        ),
         action("bounced", tag("Bounced"), parent=parent, trigger="mail_bounce"),
     ]
 
@@ -102,8 +115,9 @@ def test_e7_sms_click_and_bounce(w: World) -> None:
     cid = w.campaign(
         sms("text", body="Go https://example.com/go"),
         action("clicked", tag("C"), parent="text", trigger="sms_click", delay=1),
-        action("not_clicked", tag("N"), parent="text", trigger="sms_not_click", delay=1,
-               unit="days"),
+        action(
+            "not_clicked", tag("N"), parent="text", trigger="sms_not_click", delay=1, unit="days"
+        ),
         action("bounced", tag("B"), parent="text", trigger="sms_bounce"),
     )
     w.run()

@@ -11,7 +11,7 @@ from engine.errors import UserError, ValidationError
 from engine.models import Contact
 from tests.conftest import T0
 
-from .world import World, action, email, tag
+from .world import World, action, tag
 
 
 @pytest.fixture
@@ -31,8 +31,7 @@ def test_e1_start_refuses_empty_and_invalid_campaigns(w: World) -> None:
     with w.db.session() as s:
         from engine.models import Campaign
 
-        s.execute(update(Campaign).where(Campaign.id == cid2)
-                  .values(filter=[["nope", "=", 1]]))
+        s.execute(update(Campaign).where(Campaign.id == cid2).values(filter=[["nope", "=", 1]]))
     with pytest.raises(ValidationError, match="nope"):
         w.start(cid2)
     assert w.participants(cid2) == {}
@@ -86,8 +85,11 @@ def test_e2_leavers_are_removed_and_never_rejoin(w: World) -> None:
     stats = w.run(hours=1)
     assert stats.removed == 3
     assert w.participants(cid) == {"Ann": "removed", "Cid": "removed", "Dee": "running"}
-    assert w.messages(cid, "a") == {"Ann": "Removed from audience",
-                                    "Cid": "Removed from audience", "Dee": None}
+    assert w.messages(cid, "a") == {
+        "Ann": "Removed from audience",
+        "Cid": "Removed from audience",
+        "Dee": None,
+    }
     with w.db.session() as s:
         s.execute(update(Contact).values(country="BE", active=True))
     w.run(hours=2)
@@ -96,8 +98,9 @@ def test_e2_leavers_are_removed_and_never_rejoin(w: World) -> None:
 
 def test_e3_begin_traces_due_at_join_plus_delay(w: World) -> None:
     w.people("Ann")
-    cid = w.campaign(action("now", tag("A")), action("later", tag("B"), delay=2, unit="days"),
-                     start=False)
+    cid = w.campaign(
+        action("now", tag("A")), action("later", tag("B"), delay=2, unit="days"), start=False
+    )
     w.clock.set(T0 + timedelta(hours=5))
     w.start(cid)
     t = w.traces(cid)

@@ -18,25 +18,74 @@ from engine.plan import load_plan
 from engine.reporting import campaign_report
 
 
-def email(key: str, *, parent: str | None = None, trigger: str = "begin", delay: int = 0,
-          unit: str = "hours", body: str = "<p>Hi {{ record.name }}</p>",
-          **extra: Any) -> dict[str, Any]:
-    return {"key": key, "name": key.title(), "type": "email", "parent": parent,
-            "trigger": trigger, "delay": {"amount": delay, "unit": unit},
-            "email": {"subject": f"{key} for {{{{ record.name }}}}",
-                      "from": "Shop <shop@example.com>", "body_html": body}, **extra}
+def email(
+    key: str,
+    *,
+    parent: str | None = None,
+    trigger: str = "begin",
+    delay: int = 0,
+    unit: str = "hours",
+    body: str = "<p>Hi {{ record.name }}</p>",
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "name": key.title(),
+        "type": "email",
+        "parent": parent,
+        "trigger": trigger,
+        "delay": {"amount": delay, "unit": unit},
+        "email": {
+            "subject": f"{key} for {{{{ record.name }}}}",
+            "from": "Shop <shop@example.com>",
+            "body_html": body,
+        },
+        **extra,
+    }
 
 
-def sms(key: str, *, parent: str | None = None, trigger: str = "begin", delay: int = 0,
-        unit: str = "hours", body: str = "Hi {{ record.name }}", **extra: Any) -> dict[str, Any]:
-    return {"key": key, "name": key.title(), "type": "sms", "parent": parent, "trigger": trigger,
-            "delay": {"amount": delay, "unit": unit}, "sms": {"body": body}, **extra}
+def sms(
+    key: str,
+    *,
+    parent: str | None = None,
+    trigger: str = "begin",
+    delay: int = 0,
+    unit: str = "hours",
+    body: str = "Hi {{ record.name }}",
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "name": key.title(),
+        "type": "sms",
+        "parent": parent,
+        "trigger": trigger,
+        "delay": {"amount": delay, "unit": unit},
+        "sms": {"body": body},
+        **extra,
+    }
 
 
-def action(key: str, act: dict[str, Any], *, parent: str | None = None, trigger: str = "begin",
-           delay: int = 0, unit: str = "hours", **extra: Any) -> dict[str, Any]:
-    return {"key": key, "name": key.title(), "type": "server_action", "parent": parent,
-            "trigger": trigger, "delay": {"amount": delay, "unit": unit}, "action": act, **extra}
+def action(
+    key: str,
+    act: dict[str, Any],
+    *,
+    parent: str | None = None,
+    trigger: str = "begin",
+    delay: int = 0,
+    unit: str = "hours",
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "name": key.title(),
+        "type": "server_action",
+        "parent": parent,
+        "trigger": trigger,
+        "delay": {"amount": delay, "unit": unit},
+        "action": act,
+        **extra,
+    }
 
 
 def tag(name: str) -> dict[str, Any]:
@@ -44,8 +93,12 @@ def tag(name: str) -> dict[str, Any]:
 
 
 class World:
-    def __init__(self, db: Database, clock: FixedClock,
-                 channels: Callable[[Any, datetime], Channels] = configured_channels) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: FixedClock,
+        channels: Callable[[Any, datetime], Channels] = configured_channels,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.executor = Executor(db, clock, channels=channels)
@@ -61,14 +114,25 @@ class World:
             return ids
 
     def people(self, *names: str, **common: Any) -> list[int]:
-        return self.contacts(*({"name": n, "email": f"{n.lower()}@example.com",
-                                "phone": "+3247000000" + str(i % 10), **common}
-                               for i, n in enumerate(names)))
+        return self.contacts(
+            *(
+                {
+                    "name": n,
+                    "email": f"{n.lower()}@example.com",
+                    "phone": "+3247000000" + str(i % 10),
+                    **common,
+                }
+                for i, n in enumerate(names)
+            )
+        )
 
     def campaign(self, *activities: dict[str, Any], start: bool = True, **settings: Any) -> int:
-        doc = {"format": "journeys/campaign", "version": 1,
-               "campaign": {"name": "Test", "target": "contact", **settings},
-               "activities": list(activities)}
+        doc = {
+            "format": "journeys/campaign",
+            "version": 1,
+            "campaign": {"name": "Test", "target": "contact", **settings},
+            "activities": list(activities),
+        }
         doc = campaign_files.check_document(doc)
         with self.db.session() as s:
             cid = campaign_files.import_document(s, doc, trust=True, now=self.clock.now()).id
@@ -101,8 +165,11 @@ class World:
             plan = load_plan(s, cid)
             keys = {a.id: a.key for a in plan.activities.values()}
             rows = s.execute(
-                select(Trace, Contact.name).join(Contact, Contact.id == Trace.record_id)
-                .where(Trace.campaign_id == cid).order_by(Trace.id)).all()
+                select(Trace, Contact.name)
+                .join(Contact, Contact.id == Trace.record_id)
+                .where(Trace.campaign_id == cid)
+                .order_by(Trace.id)
+            ).all()
         out: dict[str, dict[str, Any]] = {}
         for t, name in rows:
             k = keys[t.activity_id]
@@ -111,8 +178,14 @@ class World:
             label = name if key is not None else f"{k}/{name}"
             if t.is_test:
                 label += " (test)"
-            out[label] = {"state": t.state, "due": t.due_at, "message": t.message, "id": t.id,
-                          "done": t.done_at, "attempts": t.attempts}
+            out[label] = {
+                "state": t.state,
+                "due": t.due_at,
+                "message": t.message,
+                "id": t.id,
+                "done": t.done_at,
+                "attempts": t.attempts,
+            }
         return out
 
     def states(self, cid: int, key: str) -> dict[str, str]:
@@ -126,7 +199,8 @@ class World:
             rows = s.execute(
                 select(Contact.name, Participant.state, Participant.is_test)
                 .join(Contact, Contact.id == Participant.record_id)
-                .where(Participant.campaign_id == cid)).all()
+                .where(Participant.campaign_id == cid)
+            ).all()
         return {n + (" (test)" if t else ""): st for n, st, t in rows}
 
     def report(self, cid: int) -> dict[str, Any]:
