@@ -44,7 +44,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
+    # How long to wait for another program's write lock before giving up.
+    cur.execute(f"PRAGMA busy_timeout={int(os.environ.get('JOURNEYS_BUSY_TIMEOUT_MS', '10000'))}")
     cur.execute("PRAGMA synchronous=NORMAL")
     # Odoo's ``like`` is case-sensitive and ``ilike`` is not; SQLite's LIKE is not by default.
     cur.execute("PRAGMA case_sensitive_like=ON")
