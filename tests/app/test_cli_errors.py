@@ -132,6 +132,6 @@ def test_worker_stops_cleanly_on_sigterm(sqlite_url: str) -> None:
         line = proc.stderr.readline()
     assert "running" in line
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=20)
+    _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "stopped" in err
