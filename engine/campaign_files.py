@@ -1,0 +1,491 @@
+"""Campaign files: the sharing format of SPEC §7 (``*.journey.json``).
+
+Files are meant to live in version control, so writing is deterministic: a fixed key
+order (the order of ``resources/schema/campaign.schema.json``), every default written
+out, small containers kept on one line and large ones expanded two spaces deep. Reading
+is strict: a file is checked against the JSON Schema, then semantically, and every
+problem is reported with its JSON path before anything touches the database.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .catalog import CONTENT_KEY, UNTRUSTED_KINDS
+from .errors import Problem, UserError, ValidationError
+from .models import Activity, Campaign, SavedAction
+from .validation import errors_only, jpath, validate_document
+
+FORMAT = "journeys/campaign"
+VERSION = 1
+EXTENSION = ".journey.json"
+LINE_WIDTH = 100
+
+# --- key order and defaults: both read from the schema -----------------------------------
+# The schema lists each object's properties in file order and carries each optional
+# field's "default", so the documented format and the written files cannot disagree.
+
+
+def _resolve(node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        target: Any = schema()
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def _matches(condition: dict[str, Any], inst: dict[str, Any]) -> bool:
+    """The schema's discriminators: ``{"properties": {"kind": {"const"|"enum": ...}}}``."""
+    for name, test in condition.get("properties", {}).items():
+        if name not in inst or inst[name] not in test.get("enum", [test.get("const")]):
+            return False
+    return True
+
+
+def _properties(node: dict[str, Any], inst: dict[str, Any]) -> dict[str, Any]:
+    props = dict(node.get("properties", {}))
+    for cond in node.get("allOf", []):
+        if "then" in cond and _matches(cond["if"], inst):
+            props.update(_resolve(cond["then"]).get("properties", {}))
+    return props
+
+
+def _shape(node: Any, inst: Any, fill: bool) -> Any:
+    """``inst`` with keys in schema order (defaults filled when ``fill``), recursively.
+
+    Keys the schema does not list keep their order, except in maps (saved actions, x-
+    keys), which are sorted so that files stay stable.
+    """
+    node = _resolve(node)
+    if isinstance(inst, list) and isinstance(node, dict) and "items" in node:
+        return [_shape(node["items"], item, fill) for item in inst]
+    if not isinstance(inst, dict) or not isinstance(node, dict):
+        return copy.deepcopy(inst)
+    props = _properties(node, inst)
+    out = {}
+    for name, sub in props.items():
+        if name in inst:
+            out[name] = _shape(sub, inst[name], fill)
+        elif fill and isinstance(sub, dict) and "default" in sub:
+            out[name] = copy.deepcopy(sub["default"])
+    rest = [k for k in inst if k not in props]
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict) or "patternProperties" in node:
+        rest.sort()
+    for name in rest:
+        out[name] = _shape(extra if isinstance(extra, dict) else True, inst[name], fill)
+    return out
+
+
+def normalize(doc: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``doc`` with every optional field set to its documented default."""
+    return dict(_shape(schema(), doc, fill=True))
+
+
+def normalize_action(action: dict[str, Any]) -> dict[str, Any]:
+    """A server action with its kind's defaults (for the designer's new actions)."""
+    return dict(_shape({"$ref": "#/$defs/action"}, action, fill=True))
+
+
+def ordered(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with its keys in file order; x- keys sorted after the known ones."""
+    return dict(_shape(schema(), doc, fill=False))
+
+
+_SKELETON = {(), ("campaign",), ("activities",), ("saved_actions",)}
+
+
+def _always_expanded(path: tuple[str | int, ...]) -> bool:
+    """The document's skeleton stays one item per line, whatever its size."""
+    return path in _SKELETON or (len(path) == 2 and path[0] == "activities")
+
+
+def format_json(
+    value: Any,
+    *,
+    expand: Callable[[tuple[str | int, ...]], bool] = lambda path: not path,
+    width: int = LINE_WIDTH,
+) -> str:
+    """JSON with 2-space indentation where containers that fit in ``width`` stay inline."""
+
+    def encode(v: Any, path: tuple[str | int, ...], indent: int, used: int) -> str:
+        inline = json.dumps(v, ensure_ascii=False, separators=(", ", ": "))
+        if not isinstance(v, dict | list) or not v:
+            return inline
+        if not expand(path) and used + len(inline) + 1 <= width:
+            return inline
+        pad = " " * (indent + 2)
+        if isinstance(v, dict):
+            items = []
+            for k, item in v.items():
+                head = f"{pad}{json.dumps(k, ensure_ascii=False)}: "
+                items.append(head + encode(item, (*path, k), indent + 2, len(head)))
+            return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+        items = [pad + encode(item, (*path, i), indent + 2, len(pad)) for i, item in enumerate(v)]
+        return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
+
+    return encode(value, (), 0, 0) + "\n"
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """The file text of ``doc``: the same document always gives the same bytes."""
+    return format_json(ordered(doc), expand=_always_expanded)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+class _Object(dict[str, Any]):
+    """A parsed JSON object that remembers keys it saw twice (``json`` keeps the last)."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _object_hook(pairs: list[tuple[str, Any]]) -> _Object:
+    obj = _Object()
+    dups = []
+    for key, value in pairs:
+        if key in obj:
+            dups.append(key)
+        obj[key] = value
+    obj.duplicates = tuple(dups)
+    return obj
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def _plain(value: Any, path: tuple[str | int, ...], problems: list[Problem]) -> Any:
+    """Plain dicts again, noting every duplicated key on the way."""
+    if isinstance(value, dict):
+        for key in getattr(value, "duplicates", ()):
+            problems.append(Problem(jpath(*path, key), f"the key {key!r} appears more than once"))
+        return {k: _plain(v, (*path, k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v, (*path, i), problems) for i, v in enumerate(value)]
+    return value
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    from .gallery import resources_dir
+
+    path = resources_dir() / "schema" / "campaign.schema.json"
+    return dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema())
+
+
+_PATTERN_WORDS = {
+    "^[a-z0-9][a-z0-9_-]*$": "must start with a lower-case letter or digit and hold only "
+    "lower-case letters, digits, '_' and '-'",
+    "^https?://": "must be an http:// or https:// URL",
+    "^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,127}$": "is not a keyring entry name (letters, digits "
+    "and _.:/@-; the file names the entry and never holds the secret itself)",
+}
+_TYPE_WORDS = {"object": "an object", "array": "a list", "string": "a string", "null": "null"}
+_TYPE_WORDS.update(integer="a whole number", number="a number", boolean="true or false")
+_BOUND_WORDS = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than"}
+
+
+def _json_type(value: Any) -> str:
+    if value is None or isinstance(value, bool):
+        return _TYPE_WORDS["null" if value is None else "boolean"]
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str | list):
+        return _TYPE_WORDS["string" if isinstance(value, str) else "array"]
+    return "an object"
+
+
+def _schema_problem(error: Any) -> list[Problem]:
+    """Words a marketer can act on for one jsonschema error (its default text is terse)."""
+    path = tuple(error.absolute_path)
+    kind, value, inst = error.validator, error.validator_value, error.instance
+    if kind == "required":
+        missing = [k for k in value if isinstance(inst, dict) and k not in inst]
+        return [Problem(jpath(*path, k), "required field is missing") for k in missing]
+    if kind == "additionalProperties":
+        props, patterns = error.schema.get("properties", {}), error.schema.get("patternProperties")
+        hint = " (extension keys must start with 'x-')" if patterns else ""
+        unknown = [k for k in inst if k not in props and not (patterns and k.startswith("x-"))]
+        return [Problem(jpath(*path, k), f"unknown key {k!r}{hint}") for k in unknown]
+    if kind == "not" and isinstance(inst, dict) and list(value) == ["required"]:
+        key, atype = value["required"][0], inst.get("type", "")
+        wanted = CONTENT_KEY.get(atype, "?")
+        message = f"an activity of type {atype!r} takes {wanted!r} content, not {key!r}"
+        return [Problem(jpath(*path, key), message)]
+    return [Problem(jpath(*path), _schema_message(error, path))]
+
+
+def _schema_message(error: Any, path: tuple[str | int, ...]) -> str:
+    kind, value, inst = error.validator, error.validator_value, error.instance
+    shown = json.dumps(inst, ensure_ascii=False)
+    if kind == "enum":
+        return f"{shown} is not allowed; expected one of " + ", ".join(map(json.dumps, value))
+    if kind == "const":
+        return f"expected {json.dumps(value)}, found {shown}"
+    if kind == "type":
+        words = " or ".join(_TYPE_WORDS[t] for t in ([value] if isinstance(value, str) else value))
+        return f"expected {words}, found {_json_type(inst)}"
+    if kind == "pattern":
+        return f"{shown} {_PATTERN_WORDS.get(value, f'must match {value}')}"
+    if kind == "minLength":
+        return "must not be empty" if value == 1 else f"must be at least {value} characters"
+    if kind == "maxLength":
+        return f"must be at most {value} characters"
+    if kind in _BOUND_WORDS:
+        return f"must be {_BOUND_WORDS[kind]} {value}, found {shown}"
+    if kind == "minItems":
+        return f"must list at least {value} item(s)"
+    if kind == "anyOf" and path and path[-1] == "parent":
+        return f"expected an activity key or null, found {shown}"
+    return str(error.message)
+
+
+def schema_problems(doc: Any) -> list[Problem]:
+    """Every way ``doc`` breaks the JSON Schema, sorted by location."""
+    found: list[Problem] = []
+    errors = _validator().iter_errors(doc)
+
+    def order(e: Any) -> tuple[tuple[int, str], ...]:
+        return tuple((0, f"{p:09d}") if isinstance(p, int) else (1, p) for p in e.absolute_path)
+
+    for error in sorted(errors, key=order):
+        for p in _schema_problem(error):
+            if p not in found:
+                found.append(p)
+    return found
+
+
+def document_problems(doc: Any) -> list[Problem]:
+    """Schema problems, or when there are none, every semantic problem (with warnings)."""
+    head = _header_problem(doc)
+    if head is not None:
+        return [head]
+    problems = schema_problems(doc)
+    if problems:
+        return problems
+    return validate_document(normalize(doc))
+
+
+def _header_problem(doc: Any) -> Problem | None:
+    """A file that is not ours, or is too new, is refused before any detailed check."""
+    if not isinstance(doc, dict):
+        return Problem("$", f"a campaign file holds a JSON object, not {_json_type(doc)}")
+    fmt = doc.get("format")
+    if fmt != FORMAT:
+        found = "it has no format" if fmt is None else f"its format is {json.dumps(fmt)}"
+        return Problem(
+            "$.format",
+            f'this is not a Journeys campaign file ({found}; expected "format": "{FORMAT}")',
+        )
+    version = doc.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
+        return Problem(
+            "$.version",
+            f"this file was written by a newer Journeys (format "
+            f"version {version}; this one reads {VERSION})",
+        )
+    return None
+
+
+def check_document(doc: Any, *, title: str = "invalid campaign file") -> dict[str, Any]:
+    """The normalized document, or ValidationError naming every blocking problem."""
+    errors = errors_only(document_problems(doc))
+    if errors:
+        raise ValidationError(errors, title)
+    return normalize(doc)
+
+
+def load_text(text: str, *, title: str = "invalid campaign file") -> dict[str, Any]:
+    """Parse and check a campaign file; returns the document with defaults filled."""
+    try:
+        raw = json.loads(text, object_pairs_hook=_object_hook, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        problem = Problem("$", f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
+        raise ValidationError([problem], title) from None
+    except ValueError as exc:
+        raise ValidationError([Problem("$", f"invalid JSON: {exc}")], title) from None
+    duplicates: list[Problem] = []
+    doc = _plain(raw, (), duplicates)
+    head = _header_problem(doc)
+    if head is not None:
+        raise ValidationError([head], title)
+    errors = duplicates + errors_only(document_problems(doc))
+    if errors:
+        raise ValidationError(errors, title)
+    return normalize(doc)
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    """Read and check a campaign file; unreadable files are a UserError too."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a folder, not a campaign file") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path} is not UTF-8 text (invalid byte at offset {exc.start})") from None
+    return load_text(text, title=f"{path}: invalid campaign file")
+
+
+# --- database -----------------------------------------------------------------------------
+
+
+def _number(value: float | None) -> float | int | None:
+    """Whole coordinates are written as integers, so files stay as people wrote them."""
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else value
+
+
+def import_document(
+    session: Session,
+    doc: dict[str, Any],
+    *,
+    trust: bool,
+    now: datetime,
+    name: str | None = None,
+) -> Campaign:
+    """A new draft campaign made from ``doc``; nothing is written unless all of it is valid.
+
+    ``execute_code`` and ``webhook`` actions arrive disabled unless ``trust`` is given: a
+    shared file must not run code or send data anywhere by itself.
+    """
+    doc = check_document(doc)
+    if name is not None and not name.strip():
+        raise UserError("the campaign name cannot be empty")
+    c = doc["campaign"]
+    with session.begin_nested():
+        campaign = Campaign(
+            name=name.strip() if name else c["name"],
+            description=c["description"],
+            target=c["target"],
+            filter=c["filter"],
+            unique_field=c["unique_field"],
+            engagement_window_days=c["engagement_window_days"],
+            state="draft",
+            file_extras={k: v for k, v in doc.items() if k.startswith("x-")},
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(campaign)
+        session.flush()
+        rows: dict[str, Activity] = {}
+        for sequence, act in enumerate(doc["activities"]):
+            content = act[CONTENT_KEY[act["type"]]]
+            kind = content.get("kind") if act["type"] == "server_action" else None
+            validity, position = act["validity"], act["position"]
+            rows[act["key"]] = row = Activity(
+                campaign_id=campaign.id,
+                key=act["key"],
+                name=act["name"],
+                type=act["type"],
+                trigger=act["trigger"],
+                delay_amount=act["delay"]["amount"],
+                delay_unit=act["delay"]["unit"],
+                validity_amount=validity["amount"] if validity else None,
+                validity_unit=validity["unit"] if validity else None,
+                filter=act["filter"],
+                content=content,
+                position_x=position["x"] if position else None,
+                position_y=position["y"] if position else None,
+                sequence=sequence,
+                trusted=trust or kind not in UNTRUSTED_KINDS,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+        session.flush()
+        for act in doc["activities"]:
+            if act["parent"] is not None:
+                rows[act["key"]].parent_id = rows[act["parent"]].id
+        for action_name, action in doc["saved_actions"].items():
+            session.add(
+                SavedAction(
+                    campaign_id=campaign.id,
+                    name=action_name,
+                    action=action,
+                    trusted=trust or action["kind"] not in UNTRUSTED_KINDS,
+                )
+            )
+        session.flush()
+    return campaign
+
+
+def export_document(session: Session, campaign_id: int) -> dict[str, Any]:
+    """The complete file document of a stored campaign (every field, file order)."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise UserError(f"no campaign with id {campaign_id}")
+    acts = session.scalars(
+        select(Activity)
+        .where(Activity.campaign_id == campaign_id)
+        .order_by(Activity.sequence, Activity.id)
+    ).all()
+    key_of = {a.id: a.key for a in acts}
+    activities = []
+    for a in acts:
+        has_position = a.position_x is not None and a.position_y is not None
+        activities.append(
+            {
+                "key": a.key,
+                "name": a.name,
+                "type": a.type,
+                "parent": key_of.get(a.parent_id) if a.parent_id is not None else None,
+                "trigger": a.trigger,
+                "delay": {"amount": a.delay_amount, "unit": a.delay_unit},
+                "validity": (
+                    None
+                    if a.validity_amount is None
+                    else {"amount": a.validity_amount, "unit": a.validity_unit}
+                ),
+                "filter": list(a.filter or []),
+                CONTENT_KEY.get(a.type, "action"): dict(a.content or {}),
+                "position": (
+                    {"x": _number(a.position_x), "y": _number(a.position_y)}
+                    if has_position
+                    else None
+                ),
+            }
+        )
+    saved = session.scalars(select(SavedAction).where(SavedAction.campaign_id == campaign_id)).all()
+    doc: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "campaign": {
+            "name": campaign.name,
+            "description": campaign.description or "",
+            "target": campaign.target,
+            "filter": list(campaign.filter or []),
+            "unique_field": campaign.unique_field,
+            "engagement_window_days": campaign.engagement_window_days,
+        },
+        "activities": activities,
+        "saved_actions": {s.name: dict(s.action) for s in saved},
+        **{k: v for k, v in (campaign.file_extras or {}).items() if k.startswith("x-")},
+    }
+    return ordered(normalize(doc))
