@@ -133,7 +133,14 @@ class Trace(Base):
         Index("ix_trace_participant_state", "participant_id", "state"),
         Index("ix_trace_campaign_state", "campaign_id", "state"),
         Index("ix_trace_activity_address", "activity_id", "to_address"),
-        Index("ix_trace_claimed_by", "claimed_by"),
+        # Only claimed rows are indexed: tiny, and useless to a planner looking for
+        # unclaimed rows (which must walk ix_trace_due in due order instead).
+        Index(
+            "ix_trace_claimed_by",
+            "claimed_by",
+            sqlite_where=text("claimed_by IS NOT NULL"),
+            postgresql_where=text("claimed_by IS NOT NULL"),
+        ),
     )
     id: Mapped[intpk]
     campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaign.id", ondelete="CASCADE"))
