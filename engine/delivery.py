@@ -116,6 +116,7 @@ def _builder(ctx: BatchContext, plan: CampaignPlan, act: ActivityPlan) -> Messag
         activity=act.info,
         base_url=settings.tracking_base_url(ctx.session),
         secret=settings.tracking_secret(ctx.session),
+        now=ctx.now,
     )
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from email.utils import formatdate, parseaddr
+from datetime import datetime
+from email.utils import format_datetime, parseaddr
 from typing import Any
 
 import html2text
@@ -67,6 +68,7 @@ def _text_converter() -> html2text.HTML2Text:
     conv.body_width = 0
     conv.ignore_images = True
     conv.protect_links = True
+    conv.ignore_tables = True  # layout tables would come out as Markdown tables
     return conv
 
 
@@ -105,8 +107,10 @@ class MessageBuilder:
         activity: dict[str, Any],
         base_url: str,
         secret: bytes,
+        now: datetime,
     ) -> None:
         self.session = session
+        self.now = now
         self.campaign = campaign
         self.activity = activity
         self.base_url = base_url.rstrip("/")
@@ -183,8 +187,9 @@ class MessageBuilder:
                 "From": sender,
                 "To": rcpt.to,
                 "Subject": subject,
-                "Date": formatdate(usegmt=True),
-                "Message-ID": f"<{rcpt.trace_id}.{secrets.token_hex(8)}@{_domain(sender)}>",
+                "Date": format_datetime(self.now, usegmt=True),
+                # The tracking token lets a reply's In-Reply-To find its trace, unforgeably.
+                "Message-ID": f"<{urls.token}.{secrets.token_hex(6)}@{_domain(sender)}>",
                 "List-Unsubscribe": f"<{urls.unsubscribe}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             }

@@ -81,6 +81,8 @@ def test_odoo_flow(cli, db_url: str) -> None:  # type: ignore[no-untyped-def]
     assert "https://shop.example.com/offer" not in ann["body"]
     assert "/c/" in ann["body"] and "o.gif" in ann["body"]
     assert ann["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert ann["headers"]["Date"] == "Mon, 05 Jan 2026 09:00:00 GMT"  # the --now clock (E12)
+    assert "Hi Ann" in ann["text"] and "/c/" in ann["text"]  # plain-text part, links tracked
 
     # --- T0+2h: Ann replies (implies open), Bob opens -------------------------------------
     cli(
