@@ -81,6 +81,38 @@ def _region_or_empty(text: str) -> str | None:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise ValueError("must be a number of 0 or more")
+    return value
+
+
+def _host(text: str) -> str:
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        raise ValueError("must be an IP address such as 127.0.0.1 or 0.0.0.0") from None
+
+
+def _channel_url(schemes: tuple[str, ...]) -> Callable[[str], str | None]:
+    def parse(text: str) -> str | None:
+        if not text.strip():
+            return None
+        parts = urlsplit(text.strip())
+        if parts.scheme not in schemes or not parts.hostname:
+            raise ValueError(
+                f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}"
+            )
+        if parts.password:
+            raise ValueError("must not contain a password: store it with `journeys secret set`")
+        return text.strip()
+
+    return parse
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     key: str

@@ -1,4 +1,4 @@
-"""Delivery channels. The outbox is the default; real channels arrive with settings."""
+"""Delivery channels. The outbox is the default; real ones come from the settings."""
 
 from __future__ import annotations
 
@@ -23,9 +23,13 @@ class Channels:
 
 
 def configured_channels(session: Session, now: datetime) -> Channels:
-    """The channels the settings ask for; the outbox while none is configured."""
+    """The channels the settings ask for; the outbox for any that is not configured."""
+    from .config import email_channel, sms_channel
+
     outbox = OutboxChannel(now)
-    return Channels(email=outbox, sms=outbox)
+    return Channels(
+        email=email_channel(session, now) or outbox, sms=sms_channel(session, now) or outbox
+    )
 
 
 __all__ = [
