@@ -23,8 +23,10 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy import and_, false, func, select
 
+from designer.engine_bridge import EngineBridge
 from engine.db import Database, default_url
 from engine.models import Campaign, Participant
+from engine.runner import EngineRunner
 
 EMPTY_TEXT = (
     "No campaign yet — import one with <code>journeys import FILE</code> "
@@ -66,9 +68,17 @@ def describe_location(db: Database) -> str:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, runner: EngineRunner | None = None) -> None:
         super().__init__()
         self._db = db
+        self.engine_state = "not running"
+        self.bridge: EngineBridge | None = None
+        if runner is not None:
+            self.bridge = EngineBridge(runner, self)
+            self.bridge.countersChanged.connect(self._on_counters)
+            self.bridge.passFinished.connect(self._on_pass)
+            self.bridge.stateChanged.connect(self._on_engine_state)
+            self.bridge.failed.connect(self._on_engine_failed)
         self.setWindowTitle("Journeys")
         self.resize(900, 520)
 
@@ -122,8 +132,29 @@ class MainWindow(QMainWindow):
                 self.table.setItem(r, c, item)
         self.table.setSortingEnabled(True)
         self.stack.setCurrentWidget(self.table if rows else self.empty_label)
-        count = f"{len(rows)} campaign{'s' if len(rows) != 1 else ''}"
-        self.statusBar().showMessage(f"{self.location} — {count}")
+        self._count = f"{len(rows)} campaign{'s' if len(rows) != 1 else ''}"
+        self._show_status()
+
+    def _show_status(self) -> None:
+        self.statusBar().showMessage(
+            f"{self.location} — {self._count} — engine {self.engine_state}"
+        )
+
+    def _on_counters(self, _ids: object) -> None:
+        self.refresh()
+
+    def _on_pass(self, stats: object) -> None:
+        at = getattr(stats, "started_at", None)
+        self.engine_state = f"running, last pass {at:%H:%M:%S}" if at else "running"
+        self._show_status()
+
+    def _on_engine_state(self, state: str) -> None:
+        self.engine_state = state
+        self._show_status()
+
+    def _on_engine_failed(self, message: str) -> None:
+        self.engine_state = f"error: {message}"
+        self._show_status()
 
 
 def run_gui(db_url: str | None) -> int:
@@ -135,12 +166,19 @@ def run_gui(db_url: str | None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Journeys")
     db = Database(db_url or default_url())
+    runner = EngineRunner(db)
     try:
-        window = MainWindow(db)
+        window = MainWindow(db, runner)
         window.show()
+        runner.start()
         code = app.exec()
+        # Quit order: stop the engine and join its thread, then tear the window down.
+        runner.stop()
+        if window.bridge is not None:
+            window.bridge.disconnect_engine()
         window.close()
         window.deleteLater()
         return int(code)
     finally:
+        runner.stop()
         db.dispose()

@@ -123,3 +123,27 @@ def test_run_gui_migrates_a_new_database_and_returns_when_closed(
         )
     finally:
         engine.dispose()
+
+
+def test_the_embedded_engine_runs_and_the_window_follows_it(qtbot: QtBot, db: Database) -> None:
+    from engine.clock import SystemClock
+    from engine.runner import EngineRunner
+    from tests.engine.world import World, action, tag
+
+    world = World(db, SystemClock())  # type: ignore[arg-type]
+    cid = world.campaign(action("a", tag("A")))  # running, nobody yet
+    world.people("Ann", "Bob")  # they join at the engine's first pass
+    runner = EngineRunner(db)
+    window = MainWindow(db, runner)
+    qtbot.addWidget(window)
+    window.show()
+    assert table_rows(window)[0][-1] == "0"
+    runner.start()
+    try:
+        qtbot.waitUntil(lambda: table_rows(window)[0][-1] == "2", timeout=10000)
+        qtbot.waitUntil(lambda: "last pass" in window.statusBar().currentMessage(), timeout=10000)
+    finally:
+        runner.stop()
+        assert window.bridge is not None
+        window.bridge.disconnect_engine()
+    assert world.states(cid, "a") == {"Ann": "processed", "Bob": "processed"}
