@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, false, func, select, true, update
+from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from . import delays
-from .catalog import EVENT_TRIGGERS, INTERACTION_COLUMN, NOT_TRIGGERS
+from .catalog import INTERACTION_COLUMN, NOT_TRIGGERS
 from .errors import UserError, ValidationError
 from .models import Activity, Campaign, Participant, Trace, table
 from .plan import load_plan
@@ -239,12 +239,12 @@ def _traces_for_new(session, plan, act, now, touched) -> int:
         where.append(T.c.bounced_at.is_(None))
     cond = and_(*where)
     touched.update(session.scalars(select(T.c.participant_id).where(cond)))
-    if act.trigger in EVENT_TRIGGERS:
-        return create_child_traces(session, act, cond, None, now)
+    # Anchored on each parent's own processed time (event children wait).
     return create_child_traces(session, act, cond, None, now)
 
 
 def _redate(session: Session, act: Any) -> int:
+    """Re-date scheduled, dated traces from their anchor (retries keep their back-off)."""
     rows = session.execute(
         select(T.c.id, T.c.anchor_at).where(
             T.c.activity_id == act.id,
@@ -254,13 +254,14 @@ def _redate(session: Session, act: Any) -> int:
             T.c.attempts == 0,
         )
     ).all()
-    for tid, anchor in rows:
-        session.execute(update(T).where(T.c.id == tid).values(due_at=act.due_from(anchor)))
+    if rows:
+        session.execute(
+            update(T).where(T.c.id == bindparam("tid")).values(due_at=bindparam("due")),
+            [{"tid": tid, "due": act.due_from(anchor)} for tid, anchor in rows],
+            execution_options={"synchronize_session": False},
+        )
     return len(rows)
 
 
 def delete_campaign(session: Session, campaign: Campaign) -> None:
     session.execute(delete(table(Campaign)).where(table(Campaign).c.id == campaign.id))
-
-
-_ = (false, true)

@@ -17,10 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, or_, select, true, update
+from sqlalchemy import and_, exists, literal, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from . import settings
+from .catalog import EVENT_TRIGGERS, INTERACTION_NOUN
 from .channels import Channels, configured_channels
 from .clock import Clock
 from .db import Database
@@ -137,17 +138,19 @@ class Executor:
                 limit = now - timedelta(days=days)
                 acts = s.execute(select(A.c.id, A.c.trigger).where(A.c.campaign_id == cid)).all()
                 for aid, trigger in acts:
-                    from .catalog import EVENT_TRIGGERS, INTERACTION_NOUN
-
                     if trigger not in EVENT_TRIGGERS:
                         continue
                     noun = INTERACTION_NOUN[EVENT_TRIGGERS[trigger]]
-                    old_parent = select(parent.c.id).where(parent.c.done_at < limit)
+                    old_parent = exists(
+                        select(literal(1)).where(
+                            parent.c.id == T.c.parent_id, parent.c.done_at < limit
+                        )
+                    )
                     stale = and_(
                         T.c.activity_id == aid,
                         T.c.state == "scheduled",
                         T.c.due_at.is_(None),
-                        T.c.parent_id.in_(old_parent),
+                        old_parent,
                     )
                     touched = s.scalars(select(T.c.participant_id).where(stale)).all()
                     if not touched:
@@ -230,7 +233,7 @@ class Executor:
             self.process(rows, now, stats)
         return stats
 
-    def claim(self, now: datetime, *, trace_ids: list[int] | None = None) -> list[TraceRow]:
+    def claim(self, now: datetime) -> list[TraceRow]:
         """Claim up to a batch of due traces under a fresh token; returns them."""
         self._batches += 1
         token = f"{self.worker_id}:{self._batches}"
@@ -252,8 +255,6 @@ class Executor:
                 .order_by(T.c.due_at, T.c.id)
                 .limit(self.batch_size(s))
             )
-            if trace_ids is not None:
-                due = due.where(ids_in(s, T.c.id, trace_ids))
             if self.db.dialect == "postgresql":
                 due = due.with_for_update(of=T, skip_locked=True)
             claimed = affected(
