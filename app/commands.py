@@ -114,7 +114,7 @@ def _untrusted_count(s: Any, campaign_id: int) -> int:
 
 
 def cmd_export(ctx: Ctx) -> int:
-    with ctx.db.session() as s:
+    with ctx.db.read() as s:
         c = campaigns.find_campaign(s, ctx.args.campaign)
         text = campaign_files.dumps(campaign_files.export_document(s, c.id))
     if ctx.args.output:
@@ -181,7 +181,7 @@ def _progress(done: int, total: int) -> None:
 
 
 def cmd_list(ctx: Ctx) -> int:
-    with ctx.db.session() as s:
+    with ctx.db.read() as s:
         rows = reporting.campaign_list(s)
     if ctx.args.json:
         print_json(
@@ -329,7 +329,7 @@ def cmd_test(ctx: Ctx) -> int:
 
 
 def cmd_report(ctx: Ctx) -> int:
-    with ctx.db.session() as s:
+    with ctx.db.read() as s:
         c = campaigns.find_campaign(s, ctx.args.campaign)
         report = reporting.campaign_report(s, c.id)
     if ctx.args.json:
@@ -358,7 +358,7 @@ def cmd_report(ctx: Ctx) -> int:
 
 
 def cmd_traces(ctx: Ctx) -> int:
-    with ctx.db.session() as s:
+    with ctx.db.read() as s:
         c = campaigns.find_campaign(s, ctx.args.campaign)
         if ctx.args.activity:
             campaigns.find_activity(s, c.id, ctx.args.activity)
@@ -385,7 +385,7 @@ def cmd_outbox(ctx: Ctx) -> int:
 
     from engine.models import Campaign, OutboxMessage
 
-    with ctx.db.session() as s:
+    with ctx.db.read() as s:
         q = (
             select(OutboxMessage, Campaign.name)
             .outerjoin(Campaign, Campaign.id == OutboxMessage.campaign_id)

@@ -56,7 +56,7 @@ def load_campaigns(db: Database) -> list[CampaignRow]:
         .group_by(Campaign.id, Campaign.name, Campaign.target, Campaign.state)
         .order_by(Campaign.id)
     )
-    with db.session() as session:
+    with db.read() as session:
         return [CampaignRow(*row) for row in session.execute(query).all()]
 
 

@@ -53,7 +53,11 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # Writers take the write lock up front: a deferred transaction that reads and then
+    # writes while another writer is active fails at once with "database is locked"
+    # instead of waiting (busy_timeout cannot help an upgrade that would deadlock).
+    mode = conn.get_execution_options().get("journeys_begin", "IMMEDIATE")
+    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
@@ -127,6 +131,10 @@ class Database:
         if migrate_schema:
             migrate(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Read-only work (listings, reports, the GUI) never blocks the engine's writers.
+        self.read_sessions = sessionmaker(
+            self.engine.execution_options(journeys_begin="DEFERRED"), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -136,6 +144,12 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A unit of work: commits on success, rolls back on error."""
         with self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work (on SQLite it takes no write lock)."""
+        with self.read_sessions() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, exists, literal, or_, select, true, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from . import settings
@@ -25,6 +26,7 @@ from .catalog import EVENT_TRIGGERS, INTERACTION_NOUN
 from .channels import Channels, configured_channels
 from .clock import Clock
 from .db import Database
+from .errors import EngineFailure
 from .executor_steps import BatchContext, TraceRow, execute_activity
 from .models import Activity, Campaign, Participant, Trace, table
 from .plan import CampaignPlan, load_plan
@@ -318,6 +320,11 @@ class Executor:
                 finally:
                     ctx.channels.close()
                 outcome = ctx.outcome
+        except OperationalError as exc:
+            # The database, not a trace, failed (locked, connection lost): nothing of the
+            # batch was written. Release the claims and let a later pass try again.
+            self._release(rows, now)
+            raise EngineFailure(f"the database failed during a batch: {exc.orig}") from exc
         except Exception as exc:  # isolate the culprit: retry the traces one by one
             log.exception("batch of %d traces failed", len(rows))
             if len(rows) > 1:
@@ -376,6 +383,26 @@ class Executor:
         complete_participants(s, P.c.id.in_(select(T.c.participant_id).where(mine)), ctx.now)
         s.execute(update(T).where(mine).values(claimed_by=None, claimed_at=None, handoff=False))
 
+    def _release(self, rows: list[TraceRow], now: datetime) -> None:
+        """Give a failed batch back; a message that may have left is never re-sent."""
+        try:
+            with self.db.session() as s:
+                mine = T.c.claimed_by == rows[0].claimed_by
+                s.execute(
+                    update(T)
+                    .where(mine, T.c.handoff == true())
+                    .values(
+                        state="error",
+                        message="Interrupted: delivery unknown",
+                        done_at=now,
+                        claimed_by=None,
+                        claimed_at=None,
+                    )
+                )
+                s.execute(update(T).where(mine).values(claimed_by=None, claimed_at=None))
+        except OperationalError:
+            log.warning("could not release claims now; they will be recovered later")
+
     def _fail(self, rows: list[TraceRow], now: datetime, message: str) -> None:
         with self.db.session() as s:
             s.execute(
@@ -406,7 +433,7 @@ def run_until_idle(executor: Executor, *, max_passes: int = 1000) -> list[PassSt
 
 def next_due(db: Database) -> datetime | None:
     """When the next dated trace of a runnable campaign falls due (for the runner)."""
-    with db.session() as s:
+    with db.read() as s:
         return s.scalar(
             select(T.c.due_at)
             .join(C, C.c.id == T.c.campaign_id)

@@ -107,10 +107,30 @@ def _channel_url(schemes: tuple[str, ...]) -> Callable[[str], str | None]:
                 f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}"
             )
         if parts.password:
-            raise ValueError("must not contain a password: store it with `journeys secret set`")
+            raise ValueError(
+                "must not contain a password: secrets go to the keyring "
+                "(`journeys settings smtp.password`, `imap.password`, `sms.token`)"
+            )
         return text.strip()
 
     return parse
+
+
+def _smtp_url(text: str) -> str | None:
+    if not text.strip():
+        return None
+    from .channels.smtp import parse_smtp_url
+
+    parse_smtp_url(text)  # refuse now what the engine could not use later
+    return text.strip()
+
+
+def _sms_url(text: str) -> str | None:
+    if not text.strip():
+        return None
+    from .channels.sms_gateway import check_url
+
+    return check_url(text)  # refuse now what the engine could not use later
 
 
 @dataclass(frozen=True)
@@ -180,6 +200,49 @@ SPECS: dict[str, SettingSpec] = {
             _region_or_empty,
             "country assumed for phone numbers written without +prefix",
         ),
+        SettingSpec(
+            "smtp.url",
+            None,
+            _smtp_url,
+            "outgoing mail server, e.g. smtp://user@host:587?tls=starttls "
+            "(tls=none|starttls|ssl, verify=false, cafile=PATH); unset: the outbox",
+            "JOURNEYS_SMTP_URL",
+        ),
+        SettingSpec(
+            "smtp.rate_per_second",
+            0.0,
+            _non_negative_float,
+            "most emails sent per second (0: as fast as the server accepts)",
+        ),
+        SettingSpec(
+            "smtp.timeout_seconds",
+            30,
+            _positive_int,
+            "how long to wait for the mail server before retrying later",
+        ),
+        SettingSpec(
+            "imap.url",
+            None,
+            _channel_url(("imap", "imaps")),
+            "mailbox read for replies and bounces, e.g. imaps://user@host:993",
+            "JOURNEYS_IMAP_URL",
+        ),
+        SettingSpec(
+            "imap.address",
+            None,
+            _email_or_empty,
+            "address of that mailbox; replies and bounces are routed to it by token",
+        ),
+        SettingSpec(
+            "sms.url",
+            None,
+            _sms_url,
+            "SMS gateway: https://… (JSON POST, bearer sms.token) or "
+            "twilio://ACCOUNT_SID@api.twilio.com?from=+15551234567 "
+            "(or messaging_service=MG…; scheme=http for a loopback test server); "
+            "unset: the outbox",
+            "JOURNEYS_SMS_URL",
+        ),
     ]
 }
 
@@ -224,10 +287,19 @@ def tracking_base_url(session: Session) -> str:
 
 
 def tracking_secret(session: Session) -> bytes:
-    """The per-database HMAC key, created on first use (SPEC §8)."""
-    row = session.get(Setting, TRACKING_SECRET_KEY)
-    if row is None:
-        row = Setting(key=TRACKING_SECRET_KEY, value=secrets.token_hex(32))
-        session.add(row)
-        session.flush()
-    return bytes.fromhex(row.value)
+    """The per-database HMAC key, created on first use (SPEC §8).
+
+    Two workers may race to create it: the loser's insert fails inside a savepoint and it
+    reads the winner's key, so every worker signs with the same one.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    value = session.scalar(select(Setting.value).where(Setting.key == TRACKING_SECRET_KEY))
+    if value is None:
+        try:
+            with session.begin_nested():
+                session.add(Setting(key=TRACKING_SECRET_KEY, value=secrets.token_hex(32)))
+        except IntegrityError:
+            pass
+        value = session.scalar(select(Setting.value).where(Setting.key == TRACKING_SECRET_KEY))
+    return bytes.fromhex(str(value))

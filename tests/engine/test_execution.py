@@ -240,15 +240,12 @@ def test_e13_interrupted_delivery_is_an_error_never_resent(db, clock) -> None:  
     cid = w.campaign(email("mail"), action("act", tag("A")))
     # A worker claims the batch and dies (its pid does not exist on this host).
     dead = "{}:999999:dead:1".format(__import__("socket").gethostname())
+    ann_mail = w.traces(cid, "mail")["Ann"]["id"]
     with db.session() as s:
         s.execute(update(Trace).values(claimed_by=dead, claimed_at=datetime.now(UTC)))
         s.execute(
             update(Trace)
-            .where(
-                Trace.activity_id.in_(
-                    select(Trace.activity_id).where(Trace.id == w.traces(cid, "mail")["Ann"]["id"])
-                )
-            )
+            .where(Trace.activity_id.in_(select(Trace.activity_id).where(Trace.id == ann_mail)))
             .values(handoff=True)
         )
     stats = w.run()

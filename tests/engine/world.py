@@ -161,7 +161,7 @@ class World:
     # --- lookups -------------------------------------------------------------------------
     def traces(self, cid: int, key: str | None = None) -> dict[str, dict[str, Any]]:
         """Traces of one activity (or all, keyed 'activity/name') by record name."""
-        with self.db.session() as s:
+        with self.db.read() as s:
             plan = load_plan(s, cid)
             keys = {a.id: a.key for a in plan.activities.values()}
             rows = s.execute(
@@ -195,7 +195,7 @@ class World:
         return {n: t["message"] for n, t in self.traces(cid, key).items()}
 
     def participants(self, cid: int) -> dict[str, str]:
-        with self.db.session() as s:
+        with self.db.read() as s:
             rows = s.execute(
                 select(Contact.name, Participant.state, Participant.is_test)
                 .join(Contact, Contact.id == Participant.record_id)
@@ -204,7 +204,7 @@ class World:
         return {n + (" (test)" if t else ""): st for n, st, t in rows}
 
     def report(self, cid: int) -> dict[str, Any]:
-        with self.db.session() as s:
+        with self.db.read() as s:
             return campaign_report(s, cid)
 
     def interact(self, cid: int, key: str, name: str, kind: str, **kw: Any) -> Any:
