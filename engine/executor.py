@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, exists, literal, or_, select, true, update
 from sqlalchemy.exc import OperationalError
@@ -225,40 +226,109 @@ class Executor:
         return self._batch_size or int(settings.get(session, "engine.batch_size"))
 
     def execute_due(self, now: datetime, stats: PassStats | None = None) -> PassStats:
-        """Execute everything due at ``now``, including 0-delay children made meanwhile."""
+        """Execute everything due at ``now``, including 0-delay children made meanwhile.
+
+        With only transactional channels (the outbox) a batch is selected, executed and
+        written in ONE transaction: nothing can leave before the commit, so no durable
+        claim is needed. Outside channels need the claim committed first (E13).
+        """
         stats = stats or PassStats(started_at=now)
+        with self.db.read() as s:
+            channels = self.channels_factory(s, now)
+            direct = channels.email.transactional and channels.sms.transactional
+            channels.close()
         while not self.should_stop():
-            rows = self.claim(now)
-            if not rows:
+            if direct:
+                count = self._direct_batch(now, stats)
+            else:
+                rows = self.claim(now)
+                count = len(rows)
+                if rows:
+                    self.process(rows, now, stats)
+            if not count:
                 break
             stats.batches += 1
-            self.process(rows, now, stats)
         return stats
 
+    def _due(self, s: Session, now: datetime, columns: list[Any], only: list[int] | None) -> Any:
+        runnable = or_(C.c.state == "running", and_(T.c.is_test == true(), C.c.state == "draft"))
+        due = (
+            select(*columns)
+            .join(P, P.c.id == T.c.participant_id)
+            .join(C, C.c.id == T.c.campaign_id)
+            .where(
+                T.c.state == "scheduled",
+                T.c.due_at <= now,
+                T.c.claimed_by.is_(None),
+                P.c.state == "running",
+                runnable,
+            )
+            .order_by(T.c.due_at, T.c.id)
+            .limit(self.batch_size(s))
+        )
+        if only is not None:
+            due = due.where(ids_in(s, T.c.id, only))
+        if self.db.dialect == "postgresql":
+            due = due.with_for_update(of=T, skip_locked=True)
+        return due
+
+    _ROW = (
+        T.c.id,
+        T.c.campaign_id,
+        T.c.activity_id,
+        T.c.participant_id,
+        T.c.parent_id,
+        T.c.record_id,
+        T.c.is_test,
+        T.c.due_at,
+        T.c.attempts,
+        T.c.claimed_by,
+    )
+
+    def _direct_batch(self, now: datetime, stats: PassStats, only: list[int] | None = None) -> int:
+        rows: list[TraceRow] = []
+        try:
+            with self.db.session() as s:
+                rows = [
+                    TraceRow._make(r) for r in s.execute(self._due(s, now, list(self._ROW), only))
+                ]
+                if not rows:
+                    return 0
+                ctx = self._context(s, rows, now, set())
+                try:
+                    self._execute(s, ctx, rows)
+                finally:
+                    ctx.channels.close()
+        except OperationalError as exc:
+            raise EngineFailure(f"the database failed during a batch: {exc.orig}") from exc
+        except Exception as exc:  # isolate the culprit: the batch rolled back, redo one by one
+            if not rows:
+                raise
+            log.exception("batch of %d traces failed", len(rows))
+            if len(rows) > 1:
+                for row in rows:
+                    self._direct_batch(now, stats, only=[row.id])
+            else:
+                self._fail(rows, now, f"{type(exc).__name__}: {exc}")
+                stats.executed += 1
+                stats.by_state["error"] += 1
+            return len(rows)
+        self._count(stats, rows, ctx.outcome)
+        return len(rows)
+
+    @staticmethod
+    def _count(stats: PassStats, rows: list[TraceRow], outcome: Any) -> None:
+        stats.executed += len(rows)
+        stats.campaigns.update(r.campaign_id for r in rows)
+        for state, n in outcome.counts().items():
+            stats.by_state[state] += n
+
     def claim(self, now: datetime) -> list[TraceRow]:
-        """Claim up to a batch of due traces under a fresh token; returns them."""
+        """Claim up to a batch of due traces under a fresh token (committed); returns them."""
         self._batches += 1
         token = f"{self.worker_id}:{self._batches}"
         with self.db.session() as s:
-            runnable = or_(
-                C.c.state == "running", and_(T.c.is_test == true(), C.c.state == "draft")
-            )
-            due = (
-                select(T.c.id)
-                .join(P, P.c.id == T.c.participant_id)
-                .join(C, C.c.id == T.c.campaign_id)
-                .where(
-                    T.c.state == "scheduled",
-                    T.c.due_at <= now,
-                    T.c.claimed_by.is_(None),
-                    P.c.state == "running",
-                    runnable,
-                )
-                .order_by(T.c.due_at, T.c.id)
-                .limit(self.batch_size(s))
-            )
-            if self.db.dialect == "postgresql":
-                due = due.with_for_update(of=T, skip_locked=True)
+            due = self._due(s, now, [T.c.id], None)
             claimed = affected(
                 s.execute(
                     update(T)
@@ -270,24 +340,10 @@ class Executor:
             if not claimed:
                 return []
             rows = s.execute(
-                select(
-                    T.c.id,
-                    T.c.campaign_id,
-                    T.c.activity_id,
-                    T.c.participant_id,
-                    T.c.parent_id,
-                    T.c.record_id,
-                    T.c.is_test,
-                    T.c.due_at,
-                    T.c.attempts,
-                    T.c.claimed_by,
-                )
-                .where(T.c.claimed_by == token)
-                .order_by(T.c.due_at, T.c.id)
+                select(*self._ROW).where(T.c.claimed_by == token).order_by(T.c.due_at, T.c.id)
             ).all()
-            batch = [TraceRow._make(r) for r in rows]
             self._mark_handoff(s, token, now)
-            return batch
+            return [TraceRow._make(r) for r in rows]
 
     def _mark_handoff(self, session: Session, token: str, now: datetime) -> None:
         """Flag message traces bound for an outside channel before anything is sent."""
@@ -338,10 +394,7 @@ class Executor:
             stats.executed += 1
             stats.by_state["error"] += 1
             return
-        stats.executed += len(rows)
-        stats.campaigns.update(r.campaign_id for r in rows)
-        for state, n in outcome.counts().items():
-            stats.by_state[state] += n
+        self._count(stats, rows, outcome)
 
     def _context(
         self, s: Session, rows: list[TraceRow], now: datetime, handed_off: set[int]
@@ -365,23 +418,24 @@ class Executor:
         for activity_id, group in groups.items():
             plan = ctx.plans[group[0].campaign_id]
             execute_activity(ctx, plan, plan.activities[activity_id], group)
-        ctx.outcome.write(s, ctx.now)
-        token = rows[0].claimed_by
-        mine = T.c.claimed_by == token
-        # E6: children of processed traces, selected by the batch's claim token.
-        for activity_id, group in groups.items():
-            plan = ctx.plans[group[0].campaign_id]
+        ctx.outcome.write(s, ctx.now)  # also releases the claims of finished traces
+        # E6: children of processed traces.
+        for activity_id, ids in ctx.outcome.processed_by_activity().items():
+            plan = ctx.plans[groups[activity_id][0].campaign_id]
             for child_id in plan.activities[activity_id].children:
                 create_child_traces(
-                    s,
-                    plan.activities[child_id],
-                    and_(mine, T.c.activity_id == activity_id, T.c.state == "processed"),
-                    ctx.now,
-                    ctx.now,
+                    s, plan.activities[child_id], ids_in(s, T.c.id, ids), ctx.now, ctx.now
                 )
         ctx.outcome.apply_bounces(s, ctx.now)
-        complete_participants(s, P.c.id.in_(select(T.c.participant_id).where(mine)), ctx.now)
-        s.execute(update(T).where(mine).values(claimed_by=None, claimed_at=None, handoff=False))
+        participants = sorted({r.participant_id for r in rows})
+        complete_participants(s, ids_in(s, P.c.id, participants), ctx.now)
+        token = rows[0].claimed_by
+        if token is not None:  # anything the outcome did not settle goes back to the pool
+            s.execute(
+                update(T)
+                .where(T.c.claimed_by == token)
+                .values(claimed_by=None, claimed_at=None, handoff=False)
+            )
 
     def _release(self, rows: list[TraceRow], now: datetime) -> None:
         """Give a failed batch back; a message that may have left is never re-sent."""

@@ -35,7 +35,7 @@ class TraceRow(NamedTuple):
     is_test: bool
     due_at: datetime
     attempts: int
-    claimed_by: str
+    claimed_by: str | None
 
 
 @dataclass
@@ -77,8 +77,7 @@ class Outcome:
                 )
             else:
                 grouped[(state, message)].append(tid)
-        # Claims are released by the caller once children are made (they select by claim).
-        done = {"done_at": now}
+        done = {"done_at": now, "claimed_by": None, "claimed_at": None, "handoff": False}
         for (state, message), ids in grouped.items():
             s.execute(
                 update(T).where(ids_in(s, T.c.id, ids)).values(state=state, message=message, **done)
