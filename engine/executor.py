@@ -31,8 +31,9 @@ from .errors import EngineFailure
 from .executor_steps import BatchContext, TraceRow, execute_activity
 from .models import Activity, Campaign, Participant, Trace, table
 from .plan import CampaignPlan, load_plan
+from .sqlutil import affected, ids_in
 from .sync import sync_campaign
-from .traces import affected, complete_ids, complete_participants, create_child_traces, ids_in
+from .traces import complete_ids, complete_participants, create_child_traces
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from .channels import Channels, Delivery
 from .fields import MODELS
 from .models import Trace, table
 from .plan import ActivityPlan, CampaignPlan
-from .traces import ids_in
+from .sqlutil import ids_in
 
 T = table(Trace)
 

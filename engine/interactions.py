@@ -25,7 +25,8 @@ from .catalog import (
 )
 from .errors import UserError
 from .models import Activity, Campaign, Interaction, Participant, Trace, table
-from .traces import affected, chunks, complete_participants
+from .sqlutil import affected
+from .traces import chunks, complete_participants
 
 T = table(Trace)
 A = table(Activity)

@@ -29,7 +29,7 @@ from . import filters
 from .fields import MODELS, model_info
 from .models import Campaign, Participant, Trace, table
 from .plan import CampaignPlan
-from .traces import affected
+from .sqlutil import affected
 
 P = table(Participant)
 T = table(Trace)

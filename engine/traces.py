@@ -4,19 +4,18 @@ children of processed traces (E6) and participant completion (E9).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, String, bindparam, exists, func, insert, literal, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import exists, insert, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from .catalog import EVENT_TRIGGERS
 from .models import Participant, Trace, table
 from .plan import ActivityPlan
+from .sqlutil import affected
 
 P = table(Participant)
 T = table(Trace)
@@ -27,22 +26,6 @@ CHUNK = 5000
 def chunks(ids: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(ids), size):
         yield ids[i : i + size]
-
-
-def affected(result: Any) -> int:
-    """Rows a DML statement touched (Session.execute is typed as returning a Result)."""
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-def ids_in(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
-    """``column IN ids`` bound as ONE parameter (a JSON text on SQLite, an array on
-    PostgreSQL): expanding thousands of bound values costs more than the query itself.
-    """
-    values = [int(i) for i in ids]
-    if session.get_bind().dialect.name == "postgresql":
-        return column == func.any(bindparam(None, values, type_=ARRAY(BigInteger)))
-    each = func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued("value")
-    return column.in_(select(each.c.value))
 
 
 def create_child_traces(

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ..clock import as_utc
 from ..fields import MANY2MANY, MANY2ONE, MODELS, PHONE, Field, ModelInfo
 from ..models import Follower, Suppression, Task
+from ..sqlutil import ids_in
 from .sql import (
     chunks,
     ensure_names,
@@ -106,7 +107,7 @@ def write_values(
         for name, change in links.items()
     }
     for part in chunks(id_list):
-        session.execute(update(t).where(t.c.id.in_(part)).values(plain))
+        session.execute(update(t).where(ids_in(session, t.c.id, part)).values(plain))
         for name, change in links.items():
             _change_links(session, info, fields[name], part, change, list(created[name].values()))
 
@@ -140,17 +141,17 @@ def _change_links(
     link, rel = f.link, _relation(f)
     owner, other = link.c[str(f.link_owner)], link.c[str(f.link_other)]
     if change.replace is not None:
-        session.execute(delete(link).where(owner.in_(ids)))
+        session.execute(delete(link).where(ids_in(session, owner, ids)))
     elif change.remove:
         gone = select(rel.c.id).where(rel.c.name.in_(change.remove))
-        session.execute(delete(link).where(owner.in_(ids), other.in_(gone)))
+        session.execute(delete(link).where(ids_in(session, owner, ids), other.in_(gone)))
     if not new_ids:
         return
     t = info.table
     pairs = (
         select(t.c.id, rel.c.id)
         .select_from(t.join(rel, true()))
-        .where(t.c.id.in_(ids), rel.c.id.in_(new_ids))
+        .where(ids_in(session, t.c.id, ids), rel.c.id.in_(new_ids))
     )
     if change.replace is None:
         pairs = pairs.where(~exists().where(owner == t.c.id, other == rel.c.id))
