@@ -3,7 +3,7 @@
 #
 #   ./dev.sh setup            create .venv and install Journeys with its gui/postgres/dev extras
 #   ./dev.sh run [ARGS...]    setup, check the system libraries a real window needs, run journeys
-#   ./dev.sh test [ARGS...]   setup, ensure a PostgreSQL server is installed, then
+#   ./dev.sh test [ARGS...]   setup, ensure PostgreSQL and Dovecot (IMAP) servers are installed, then
 #                             ruff check, ruff format --check, mypy, lint-imports, pytest ARGS
 #
 # CI runs `./dev.sh test` (see .ci/run). Works as root or not, without a terminal.
@@ -147,6 +147,23 @@ ensure_postgres() {
     [ -n "$(find_pg_bindir)" ] || die "postgresql installed but pg_ctl/initdb still not found"
 }
 
+# The inbound-mail tests start their own Dovecot IMAP server (tests/imapserver.py).
+ensure_dovecot() {
+    { command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ]; } &&
+        [ -x /usr/lib/dovecot/imap ] && return 0
+    if ! is_root; then
+        die "the tests start their own IMAP server, but Dovecot's was not found." \
+            "Install it with: sudo apt-get install dovecot-imapd"
+    fi
+    command -v apt-get >/dev/null 2>&1 ||
+        die "dovecot not found and apt-get is unavailable: install Dovecot's IMAP server"
+    say "installing the Dovecot IMAP server (apt-get install dovecot-imapd) for the tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q </dev/null
+    apt-get install -y -q --no-install-recommends dovecot-imapd </dev/null
+    [ -x /usr/lib/dovecot/imap ] || die "dovecot-imapd installed but /usr/lib/dovecot/imap is missing"
+}
+
 step() {
     say "==> $*"
     "$@"
@@ -155,6 +172,7 @@ step() {
 cmd_test() {
     cmd_setup
     ensure_postgres
+    ensure_dovecot
     export PATH="$PWD/$VENV/bin:$PATH"
     export PYTHONFAULTHANDLER=1 QT_QPA_PLATFORM=offscreen
     step ruff check .

@@ -78,7 +78,16 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--until-idle", action="store_true", help="repeat until nothing is due")
     c.add_argument("--json", action="store_true")
 
-    cmd("worker", "run the engine until interrupted (SIGINT/SIGTERM finish the batch)")
+    c = cmd("worker", "run the engine until interrupted (SIGINT/SIGTERM finish the batch)")
+    c.add_argument(
+        "--no-tracking",
+        action="store_true",
+        help="do not serve tracking links here (another process does)",
+    )
+
+    c = cmd("serve", "run the tracking server alone (opens, clicks, unsubscribes, callbacks)")
+    c.add_argument("--port", type=int, help="port to listen on (default: tracking.port; 0 = any)")
+    c.add_argument("--host", help="address to listen on (default: tracking.bind, 127.0.0.1)")
 
     c = cmd("event", "record an interaction on a participant's message")
     c.add_argument("campaign")
@@ -109,13 +118,31 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--test", action="store_true", help="include test participants")
     c.add_argument("--json", action="store_true")
 
+    c = cmd("render", "draw a campaign's journey diagram to a PNG or SVG file (no window)")
+    c.add_argument("campaign")
+    c.add_argument("-o", "--output", required=True, metavar="FILE", help="FILE.png or FILE.svg")
+
     c = cmd("outbox", "messages held by the embedded outbox channel")
     c.add_argument("--campaign")
     c.add_argument("--json", action="store_true")
 
-    c = cmd("settings", "show or set settings")
+    c = cmd(
+        "settings",
+        "show or set settings; a secret (smtp.password, imap.password, sms.token, "
+        "secret.NAME) is read from a hidden prompt or standard input, never from arguments",
+    )
     c.add_argument("key", nargs="?")
     c.add_argument("value", nargs="?")
+    c.add_argument("--unset", action="store_true", help="reset to the default / forget a secret")
+    c.add_argument("--json", action="store_true")
+
+    c = cmd("send-test", "send one activity's message, rendered for a record, to a test address")
+    c.add_argument("campaign")
+    c.add_argument("--activity", required=True, metavar="KEY")
+    c.add_argument("--record", required=True, metavar="REF", help="record id or email")
+    c.add_argument("--to", help="recipient (default: test.recipient_email / test.recipient_phone)")
+
+    c = cmd("poll-mailbox", "read the reply and bounce mailbox (imap.url) once")
     c.add_argument("--json", action="store_true")
     return p
 

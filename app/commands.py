@@ -13,7 +13,7 @@ from engine import campaign_files, campaigns, gallery, interactions, records, re
 from engine import settings as settings_mod
 from engine.clock import Clock, FixedClock, SystemClock, parse_instant
 from engine.db import Database
-from engine.errors import UserError
+from engine.errors import EngineFailure, UserError
 from engine.executor import Executor, run_until_idle
 from engine.fields import TARGET_MODELS
 
@@ -244,7 +244,7 @@ def cmd_run(ctx: Ctx) -> int:
 def cmd_worker(ctx: Ctx) -> int:
     from engine.runner import EngineRunner
 
-    runner = EngineRunner(ctx.db, ctx.clock)
+    runner = EngineRunner(ctx.db, ctx.clock, tracking=not ctx.args.no_tracking)
     done = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -257,6 +257,10 @@ def cmd_worker(ctx: Ctx) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     runner.events.pass_finished.connect(_report_pass)
     runner.start()
+    if runner.tracking is not None:
+        print(f"journeys worker: tracking server on {runner.tracking.url}", file=sys.stderr)
+    elif runner.tracking_error:
+        print(f"journeys worker: warning: {runner.tracking_error}", file=sys.stderr)
     print("journeys worker: running (Ctrl+C to stop)", file=sys.stderr)
     try:
         while not done.wait(0.5):
@@ -264,6 +268,42 @@ def cmd_worker(ctx: Ctx) -> int:
     finally:
         runner.stop()
     print("journeys worker: stopped", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(ctx: Ctx) -> int:
+    """The tracking server until SIGINT/SIGTERM; it also runs what interactions trigger."""
+    from engine.tracking_server import TrackingServer
+
+    port = ctx.args.port
+    if port is not None and not 0 <= port <= 65535:
+        raise UserError(f"--port {port}: must be a port number from 0 to 65535")
+    with ctx.db.session() as s:
+        host = ctx.args.host or settings_mod.get(s, "tracking.bind")
+        port = settings_mod.get(s, "tracking.port") if port is None else port
+        links = settings_mod.tracking_base_url(s)
+    try:
+        host = settings_mod.SPECS["tracking.bind"].parse(host)
+    except ValueError as exc:
+        raise UserError(f"--host {host!r} {exc}") from None
+    server = TrackingServer(ctx.db, ctx.clock, host, port)
+    done = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        print(f"journeys serve: {signal.Signals(signum).name}, stopping…", file=sys.stderr)
+        done.set()
+
+    server.start()  # a taken port fails here, before any signal handler is replaced
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print(f"journeys serve: listening on {server.url} (Ctrl+C to stop)", flush=True)
+    print(f"journeys serve: links in messages point to {links}", file=sys.stderr, flush=True)
+    try:
+        while not done.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    print("journeys serve: stopped", file=sys.stderr)
     return 0
 
 
@@ -380,6 +420,20 @@ def cmd_traces(ctx: Ctx) -> int:
     return 0
 
 
+def cmd_render(ctx: Ctx) -> int:
+    """The journey diagram, drawn by the designer's own scene on the offscreen platform."""
+    out = Path(ctx.args.output)
+    if out.suffix.lower() not in (".png", ".svg"):
+        raise UserError(f"{out}: the diagram must be a .png or .svg file")
+    with ctx.db.read() as s:
+        cid = campaigns.find_campaign(s, ctx.args.campaign).id
+    from designer.render import render_campaign
+
+    size = render_campaign(ctx.db, cid, out, ctx.clock)
+    print(f"wrote {out} ({size.width()}x{size.height()})", file=sys.stderr)
+    return 0
+
+
 def cmd_outbox(ctx: Ctx) -> int:
     from sqlalchemy import select
 
@@ -425,18 +479,24 @@ def cmd_outbox(ctx: Ctx) -> int:
 
 
 def cmd_settings(ctx: Ctx) -> int:
+    from . import secrets_cli
+
     key, value = ctx.args.key, ctx.args.value
+    if key is not None and secrets_cli.is_secret(key):
+        return secrets_cli.command(key, value, unset=ctx.args.unset)
     with ctx.db.session() as s:
         if key is None:
             values = settings_mod.all_settings(s)
+            secret_rows = secrets_cli.rows()
             if ctx.args.json:
-                print_json(values)
+                print_json({**values, **{r["key"]: r["value"] for r in secret_rows}})
             else:
                 print_table(
                     [
                         {"key": k, "value": v, "about": settings_mod.SPECS[k].help}
                         for k, v in values.items()
-                    ],
+                    ]
+                    + secret_rows,
                     ["key", "value", "about"],
                 )
             return 0
@@ -444,6 +504,8 @@ def cmd_settings(ctx: Ctx) -> int:
             raise UserError(
                 f"unknown setting {key!r}; known settings: {', '.join(sorted(settings_mod.SPECS))}"
             )
+        if ctx.args.unset:
+            value = ""
         if value is None:
             current = settings_mod.get(s, key)
             print_json(current) if ctx.args.json else print("-" if current is None else current)
@@ -453,8 +515,49 @@ def cmd_settings(ctx: Ctx) -> int:
     return 0
 
 
+def cmd_send_test(ctx: Ctx) -> int:
+    from engine.send_test import send_test
+
+    with ctx.db.session() as s:
+        result = send_test(
+            s, ctx.args.campaign, ctx.args.activity, ctx.args.record, ctx.now(), to=ctx.args.to
+        )
+    what = f"{result.kind} {result.subject!r}" if result.subject else result.kind
+    if result.status == "sent":
+        print(f"sent {what} to {result.to} through {result.channel} (links not tracked)")
+        return 0
+    word = {"rejected": "refused", "transient": "not sent (try again)"}.get(result.status)
+    raise EngineFailure(f"{what} to {result.to} {word or 'failed'}: {result.detail}")
+
+
+def cmd_poll_mailbox(ctx: Ctx) -> int:
+    from engine.inbound import poll_mailbox
+
+    result = poll_mailbox(ctx.db, ctx.clock)
+    if not result.configured:
+        raise UserError(
+            "no mailbox is configured: set imap.url (e.g. `journeys settings imap.url "
+            "imaps://replies@mail.example.com/INBOX`), imap.address and imap.password"
+        )
+    if ctx.args.json:
+        print_json(result.as_dict())
+    else:
+        print(
+            f"{result.fetched} message(s) read: {result.replies} reply(ies), "
+            f"{result.bounces} bounce(s), {result.ignored} ignored, "
+            f"{result.duplicates} already counted"
+            + (f"; {result.remaining} left for the next poll" if result.remaining else "")
+        )
+        for problem in result.failed:
+            print(f"journeys: left for the next poll: {problem}", file=sys.stderr)
+    if result.error:
+        raise EngineFailure(result.error)
+    return 0
+
+
 HANDLERS = {
     "gui": cmd_gui,
+    "poll-mailbox": cmd_poll_mailbox,
     "init": cmd_init,
     "import": cmd_import,
     "export": cmd_export,
@@ -466,10 +569,13 @@ HANDLERS = {
     "stop": cmd_stop,
     "run": cmd_run,
     "worker": cmd_worker,
+    "serve": cmd_serve,
     "event": cmd_event,
     "test": cmd_test,
     "report": cmd_report,
     "traces": cmd_traces,
+    "render": cmd_render,
     "outbox": cmd_outbox,
     "settings": cmd_settings,
+    "send-test": cmd_send_test,
 }

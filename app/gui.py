@@ -166,7 +166,7 @@ def run_gui(db_url: str | None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Journeys")
     db = Database(db_url or default_url())
-    runner = EngineRunner(db)
+    runner = EngineRunner(db, tracking=True)
     try:
         window = MainWindow(db, runner)
         window.show()

@@ -14,9 +14,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from . import delays, records, templating
+from .code_action import run_execute_code
 from .executor_steps import BatchContext, TraceRow
 from .models import User
 from .plan import ActivityPlan, CampaignPlan
+from .webhook import run_webhook
 
 MAX_NESTING = 5
 
@@ -77,17 +79,15 @@ def _run(
 
         send = delivery.send_email_activity if kind == "send_email" else delivery.send_sms_activity
         send(ctx, plan, act, rows, content=action)
-        return [r for r in rows if ctx.outcome.final.get(r.id, ("processed",))[0] == "processed"]
+        return _succeeded(ctx, rows)
     runner = RUNNERS.get(kind)
     if runner is None:
-        message = (
-            f"{kind} is not configured in this version of Journeys"
-            if kind in ("execute_code", "webhook")
-            else f"unknown action kind {kind!r}"
-        )
         for r in rows:
-            ctx.outcome.set(r, "error", message)
+            ctx.outcome.set(r, "error", f"unknown action kind {kind!r}")
         return []
+    if kind in SELF_REPORTING:
+        runner(ctx, plan, act, action, rows, recs)
+        return _succeeded(ctx, rows)
     try:
         with ctx.session.begin_nested():
             runner(ctx, plan, act, action, rows, recs)
@@ -108,6 +108,16 @@ def _run(
     except Exception as exc:
         ctx.outcome.set(rows[0], "error", f"{kind}: {_describe(exc)}")
         return []
+
+
+def _succeeded(ctx: BatchContext, rows: list[TraceRow]) -> list[TraceRow]:
+    """Rows an outcome-setting action left processed (or unset), and not due for a retry."""
+    retrying = {tid for tid, *_ in ctx.outcome.retries}
+    return [
+        r
+        for r in rows
+        if r.id not in retrying and ctx.outcome.final.get(r.id, ("processed",))[0] == "processed"
+    ]
 
 
 def _describe(exc: Exception) -> str:
@@ -257,4 +267,9 @@ RUNNERS: dict[str, Runner] = {
     "create_activity": _create_activity,
     "add_followers": _add_followers,
     "remove_followers": _remove_followers,
+    "execute_code": run_execute_code,
+    "webhook": run_webhook,
 }
+# These set each trace's outcome themselves and never raise: running them again trace by
+# trace (what a failed group gets) would run the code or post the webhook twice.
+SELF_REPORTING = frozenset({"execute_code", "webhook"})

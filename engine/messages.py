@@ -7,19 +7,23 @@ are rewritten to tracked redirects.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
+from functools import cache
 from typing import Any
 
-import html2text
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from . import templating, tracking
+from . import settings, templating, tracking
 from .channels import OutboundEmail, OutboundSms
 from .models import Link
+from .plaintext import html_to_text, render_text, text_template
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,17 +67,42 @@ class LinkRegistry:
         self.ids.update({url: link_id for url, link_id in rows})
 
 
-def _text_converter() -> html2text.HTML2Text:
-    conv = html2text.HTML2Text()
-    conv.body_width = 0
-    conv.ignore_images = True
-    conv.protect_links = True
-    conv.ignore_tables = True  # layout tables would come out as Markdown tables
-    return conv
+@cache
+def _css_inliner() -> Any:
+    import css_inline
+
+    # Never fetch remote stylesheets: a shared campaign file must not make the engine
+    # download anything; @media rules stay in a <style> block for clients that use them.
+    return css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
 
 
-def html_to_text(html: str) -> str:
-    return _text_converter().handle(html).strip() + "\n"
+def inline_css(html: str) -> str:
+    """Move <style> rules into style attributes: Gmail and Outlook drop <style> blocks."""
+    if "<style" not in html.lower():
+        return html
+    try:
+        return str(_css_inliner().inline(html))
+    except ValueError as exc:  # css_inline.InlineError: unusable CSS, send as written
+        log.warning("CSS left as written: %s", exc)
+        return html
+
+
+def inbound_address(session: Session) -> str | None:
+    """The mailbox replies and bounces are routed to, when one is read (SPEC §5)."""
+    if not settings.get(session, "imap.url"):
+        return None
+    address = settings.get(session, "imap.address")
+    return str(address) if address else None
+
+
+def routed_address(mailbox: str, kind: str, token: str) -> str:
+    """``LOCAL+r.TOKEN@DOMAIN`` (replies) or ``LOCAL+b.TOKEN@DOMAIN`` (bounces, VERP).
+
+    Sub-addressing reaches the same mailbox on every mainstream server, and the inbound
+    side finds the trace from the token alone — unforgeably, like a tracked link.
+    """
+    local, _, domain = mailbox.rpartition("@")
+    return f"{local}+{kind}.{token}@{domain}"
 
 
 def _insert_after_body_open(html: str, snippet: str) -> str:
@@ -108,7 +137,12 @@ class MessageBuilder:
         base_url: str,
         secret: bytes,
         now: datetime,
+        track: bool = True,
     ) -> None:
+        # track=False (send-test): links go straight to their targets and nothing refers
+        # to a trace, because there is none for the tracker to find.
+        self.track = track
+        self.inbound = inbound_address(session) if track else None
         self.session = session
         self.now = now
         self.campaign = campaign
@@ -141,27 +175,52 @@ class MessageBuilder:
         self, content: dict[str, Any], recipients: list[Recipient]
     ) -> list[OutboundEmail | templating.TemplateProblem]:
         """One message or one template problem per recipient, in order."""
-        subject_t = templating.compile_template(content.get("subject") or "")
+        subject_src = content.get("subject") or ""
         body_t = templating.compile_template(content.get("body_html") or "", html=True)
         pre_src = content.get("preheader") or ""
-        pre_t = templating.compile_template(pre_src, html=True) if pre_src else None
-        rendered: list[tuple[Recipient, tracking.TrackedUrls, str, str, str] | Exception] = []
+        # Plain strings render to themselves: skip Jinja for them (a render is not free).
+        subject_t = (
+            templating.compile_template(subject_src)
+            if templating.is_template(subject_src)
+            else None
+        )
+        pre_t = (
+            templating.compile_template(pre_src, html=True)
+            if templating.is_template(pre_src)
+            else None
+        )
+        text_t = text_template(content.get("body_html") or "")
+        rendered: list[
+            tuple[Recipient, tracking.TrackedUrls, str, str, str, str | None] | Exception
+        ] = []
         urls_seen: set[str] = set()
         for rcpt in recipients:
             urls = tracking.TrackedUrls(self.base_url, self.secret, rcpt.trace_id)
             ctx = self._context(urls, rcpt.record)
             try:
-                subject = " ".join(templating.render_compiled(subject_t, ctx).split())
+                if subject_t is not None:
+                    subject = " ".join(templating.render_compiled(subject_t, ctx).split())
+                else:
+                    subject = " ".join(subject_src.split())
                 body = templating.render_compiled(body_t, ctx)
-                pre = templating.render_compiled(pre_t, ctx) if pre_t is not None else ""
+                pre = templating.render_compiled(pre_t, ctx) if pre_t is not None else pre_src
             except templating.TemplateProblem as exc:
                 rendered.append(exc)
                 continue
+            text: str | None = None
+            if text_t is not None:
+                try:
+                    text = render_text(text_t, ctx)
+                except templating.TemplateProblem:
+                    text = None  # converted from this message's HTML below
+            body = inline_css(body)
             urls_seen.update(tracking.html_links(body))
-            rendered.append((rcpt, urls, subject, body, pre))
-        self.links.ensure({u for u in urls_seen if not u.startswith(self.base_url)})
+            rendered.append((rcpt, urls, subject, body, pre, text))
+        if self.track:
+            self.links.ensure({u for u in urls_seen if not u.startswith(self.base_url)})
 
         sender = content.get("from") or ""
+        sender_name, sender_domain = parseaddr(sender)[0], _domain(sender)
         reply_to = content.get("reply_to")
         out: list[OutboundEmail | templating.TemplateProblem] = []
         for item in rendered:
@@ -169,32 +228,50 @@ class MessageBuilder:
                 out.append(item)
                 continue
             assert not isinstance(item, Exception)
-            rcpt, urls, subject, body, pre = item
-            html = tracking.rewrite_html_links(body, self._tracked(urls, short=False))
-            text = html_to_text(html)
+            rcpt, urls, subject, body, pre, text = item
+            html = body
+            if self.track:
+                tracked = self._tracked(urls, short=False)
+                html = tracking.rewrite_html_links(body, tracked)
+                if text is not None:
+                    text = tracking.rewrite_text_links(text, tracked)
+            if text is None:
+                text = html_to_text(html)
             if pre:
                 html = _insert_after_body_open(
                     html,
                     '<div style="display:none;max-height:0;overflow:hidden;mso-hide:all">'
                     f"{pre}</div>",
                 )
-            html = _insert_before_body_close(
-                html,
-                f'<img src="{urls.open_pixel}" width="1" height="1" alt="" '
-                'style="display:block;border:0;width:1px;height:1px">',
-            )
+            if self.track:
+                html = _insert_before_body_close(
+                    html,
+                    f'<img src="{urls.open_pixel}" width="1" height="1" alt="" '
+                    'style="display:block;border:0;width:1px;height:1px">',
+                )
             headers = {
                 "From": sender,
                 "To": rcpt.to,
                 "Subject": subject,
                 "Date": format_datetime(self.now, usegmt=True),
                 # The tracking token lets a reply's In-Reply-To find its trace, unforgeably.
-                "Message-ID": f"<{urls.token}.{secrets.token_hex(6)}@{_domain(sender)}>",
-                "List-Unsubscribe": f"<{urls.unsubscribe}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                "Message-ID": f"<{urls.token}.{secrets.token_hex(6)}@{sender_domain}>",
             }
+            if self.track:
+                headers["List-Unsubscribe"] = f"<{urls.unsubscribe}>"
+                headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
             if reply_to:
+                # The marketer chose where replies go; they are then matched by
+                # In-Reply-To if they reach the inbound mailbox at all.
                 headers["Reply-To"] = reply_to
+            elif self.inbound:
+                headers["Reply-To"] = formataddr(
+                    (sender_name, routed_address(self.inbound, "r", urls.token))
+                )
+            if self.inbound:
+                # Becomes the envelope sender (MAIL FROM); the receiving server writes
+                # the Return-Path header from it, so bounces come back tokenised.
+                headers["Return-Path"] = f"<{routed_address(self.inbound, 'b', urls.token)}>"
             out.append(
                 OutboundEmail(
                     to=rcpt.to,
@@ -228,7 +305,8 @@ class MessageBuilder:
                 continue
             urls_seen.update(tracking.text_links(body))
             rendered.append((rcpt, urls, body))
-        self.links.ensure({u for u in urls_seen if not u.startswith(self.base_url)})
+        if self.track:
+            self.links.ensure({u for u in urls_seen if not u.startswith(self.base_url)})
         out: list[OutboundSms | templating.TemplateProblem] = []
         for item in rendered:
             if isinstance(item, templating.TemplateProblem):
@@ -238,7 +316,11 @@ class MessageBuilder:
             out.append(
                 OutboundSms(
                     to=rcpt.to,
-                    body=tracking.rewrite_text_links(body, self._tracked(urls, short=True)),
+                    body=(
+                        tracking.rewrite_text_links(body, self._tracked(urls, short=True))
+                        if self.track
+                        else body
+                    ),
                     trace_id=rcpt.trace_id,
                     campaign_id=self.campaign["id"],
                     activity_key=self.activity["key"],

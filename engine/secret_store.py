@@ -22,11 +22,13 @@ ENV = {
 }
 NO_BACKEND_HELP = (
     "no keyring backend is available on this machine, so secrets cannot be stored safely. "
-    "Either install one (for example `pip install keyrings.alt` for an encrypted file "
-    "keyring, or run a Secret Service such as GNOME Keyring/KWallet), or give headless "
-    "workers their secrets through environment variables ("
+    "Either run a Secret Service (GNOME Keyring, KWallet), or use keyrings.alt's "
+    "encrypted file keyring, protected by a password of its own: "
+    "`pip install keyrings.alt pycryptodome` and "
+    "`export PYTHON_KEYRING_BACKEND=keyrings.alt.file.EncryptedKeyring`; or give "
+    "headless workers their secrets through environment variables ("
     + ", ".join(sorted(ENV.values()))
-    + ", JOURNEYS_SECRET_<NAME> for webhook keys)."
+    + ", JOURNEYS_SECRET_<NAME> for webhook keys). A plaintext file keyring is refused."
 )
 
 
@@ -36,12 +38,26 @@ def _env_name(name: str) -> str:
     return "JOURNEYS_SECRET_" + "".join(c if c.isalnum() else "_" for c in name).upper()
 
 
+def env_var(name: str) -> str:
+    """The environment variable that overrides the keyring for secret ``name``."""
+    return _env_name(name)
+
+
 def backend_available() -> bool:
+    """A keyring that keeps secrets safe: not the fail/null ones, and not plaintext.
+
+    keyrings.alt installed without pycryptodome makes its PlaintextKeyring the best
+    candidate; storing into it would be exactly the silent plaintext file §8 forbids.
+    """
     import keyring
     from keyring.backends import fail
 
     backend = keyring.get_keyring()
-    return not isinstance(backend, fail.Keyring) and backend.priority > 0
+    if isinstance(backend, fail.Keyring) or backend.priority <= 0:
+        return False
+    chained = getattr(backend, "backends", None)  # keyring's ChainerBackend writes first
+    first = chained[0] if chained else backend
+    return "plaintext" not in type(first).__name__.lower()
 
 
 def get_secret(name: str) -> str | None:

@@ -125,6 +125,15 @@ def _smtp_url(text: str) -> str | None:
     return text.strip()
 
 
+def _imap_url(text: str) -> str | None:
+    if not text.strip():
+        return None
+    from .imap import parse_imap_url
+
+    parse_imap_url(text)  # refuse now what the poller could not use later
+    return text.strip()
+
+
 def _sms_url(text: str) -> str | None:
     if not text.strip():
         return None
@@ -156,6 +165,13 @@ SPECS: dict[str, SettingSpec] = {
             "JOURNEYS_TRACKING_BASE_URL",
         ),
         SettingSpec(
+            "tracking.bind",
+            "127.0.0.1",
+            _host,
+            "address the tracking server listens on (0.0.0.0: every interface)",
+            "JOURNEYS_TRACKING_BIND",
+        ),
+        SettingSpec(
             "engine.sync_interval_minutes",
             5,
             _positive_int,
@@ -175,6 +191,18 @@ SPECS: dict[str, SettingSpec] = {
             5,
             _positive_int,
             "deliveries tried before a transient failure becomes an error",
+        ),
+        SettingSpec(
+            "sandbox.cpu_seconds",
+            2,
+            _positive_int,
+            "CPU seconds an execute_code action may use per record",
+        ),
+        SettingSpec(
+            "sandbox.memory_mb",
+            256,
+            _positive_int,
+            "memory (MiB) of the process that runs execute_code actions",
         ),
         SettingSpec(
             "engine.claim_timeout_minutes",
@@ -223,8 +251,9 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec(
             "imap.url",
             None,
-            _channel_url(("imap", "imaps")),
-            "mailbox read for replies and bounces, e.g. imaps://user@host:993",
+            _imap_url,
+            "mailbox read for replies and bounces, e.g. imaps://user@host:993/INBOX "
+            "(tls=none|starttls|ssl, verify=false, cafile=PATH); unset: not read",
             "JOURNEYS_IMAP_URL",
         ),
         SettingSpec(
@@ -232,6 +261,13 @@ SPECS: dict[str, SettingSpec] = {
             None,
             _email_or_empty,
             "address of that mailbox; replies and bounces are routed to it by token",
+            "JOURNEYS_IMAP_ADDRESS",
+        ),
+        SettingSpec(
+            "imap.poll_seconds",
+            60,
+            _positive_int,
+            "how often the embedded engine reads that mailbox",
         ),
         SettingSpec(
             "sms.url",

@@ -12,6 +12,7 @@ import ast
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import networkx as nx
 from sqlalchemy.orm import Session
@@ -245,6 +246,9 @@ class _Checker:
         elif kind == "execute_code":
             self.code(action.get("code") or "", (*where, "code"))
         elif kind == "webhook":
+            url = str(action.get("url") or "")
+            if not _is_web_url(url):
+                self.error(jpath(*where, "url"), f"{url!r} is not an http(s) URL with a host")
             for n, name in enumerate(action.get("fields") or []):
                 if self.model is not None and self.model.field(name) is None:
                     self.error(jpath(*where, "fields", n), f"{self.target} has no field {name!r}")
@@ -272,6 +276,11 @@ class _Checker:
             ast.parse(code, "<execute_code>", "exec")
         except SyntaxError as exc:
             self.error(jpath(*where), f"line {exc.lineno}: {exc.msg}")
+            return
+        from .sandbox import check_code  # the sandbox's own rules: no imports, no dunders…
+
+        for problem in check_code(code):
+            self.error(jpath(*where), f"not allowed in the sandbox: {problem}")
 
     def values(
         self, model_name: str | None, values: dict[str, Any], where: tuple[str | int, ...]
@@ -312,6 +321,14 @@ class _Checker:
                 jpath("saved_actions", first, "actions"),
                 "saved actions run each other in a loop: " + " → ".join(loop),
             )
+
+
+def _is_web_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
 
 
 def _address(value: str) -> str:

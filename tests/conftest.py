@@ -14,6 +14,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from engine.clock import FixedClock
 from engine.db import Database
+from tests.imapserver import imap_account, imap_server  # noqa: F401
 from tests.pgserver import pg_migrated_url, pg_server, pg_template, pg_url  # noqa: F401
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -30,6 +30,7 @@ from .campaign import (
     Setting,
     Trace,
 )
+from .inbound import InboundMessage
 
 __all__ = [
     "Activity",
@@ -38,6 +39,7 @@ __all__ = [
     "Contact",
     "EventRegistration",
     "Follower",
+    "InboundMessage",
     "Interaction",
     "Lead",
     "Link",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import json
 import math
 import re
@@ -119,6 +120,13 @@ def normalize_address(email: str | None) -> str | None:
     """
     if not isinstance(email, str) or not email.strip():
         return None
+    return _normalize_address(email)
+
+
+@functools.lru_cache(maxsize=8192)
+def _normalize_address(email: str) -> str | None:
+    # email-validator is pure Python; a send checks each address twice (contactable,
+    # then suppressed), so the second look comes from here.
     try:
         result = validate_email(email.strip(), check_deliverability=False)
     except EmailNotValidError:

@@ -118,7 +118,7 @@ def test_locked_database_is_a_runtime_failure(cli, sqlite_url: str) -> None:  # 
 def test_worker_stops_cleanly_on_sigterm(sqlite_url: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "--db", sqlite_url, "worker"],
+        [sys.executable, "-m", "app.cli", "--db", sqlite_url, "worker", "--no-tracking"],
         stderr=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

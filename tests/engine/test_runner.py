@@ -74,3 +74,57 @@ def test_runner_survives_a_failing_pass(db, monkeypatch) -> None:  # type: ignor
     finally:
         runner.stop()
     assert "disk on fire" in failures[0]
+
+
+def test_runner_serves_tracking_and_wakes_on_clicks(db) -> None:  # type: ignore[no-untyped-def]
+    import re
+    import urllib.request
+
+    from sqlalchemy import select
+
+    from engine import settings as settings_mod
+    from engine.models import OutboxMessage
+
+    from .world import email
+
+    clock = SystemClock()
+    with db.session() as s:
+        settings_mod.set_value(s, "tracking.port", str(_free_port()))
+    w = World(db, clock)  # type: ignore[arg-type]
+    w.people("Ann")
+    cid = w.campaign(
+        email("mail", body='<a href="https://example.com/x">x</a>'),
+        action("clicked", tag("C"), parent="mail", trigger="mail_click"),
+    )
+    runner = EngineRunner(db, clock, tracking=True)
+    runner.start()
+    try:
+        assert runner.tracking is not None, runner.tracking_error
+        assert wait_for(lambda: w.states(cid, "mail") == {"Ann": "processed"})
+        with db.read() as s:
+            body = s.scalar(select(OutboxMessage.body))
+        link = re.search(r'href="([^"]+/c/\d+)"', body or "")
+        assert link and link.group(1).startswith(runner.tracking.url.rstrip("/"))
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+                return None
+
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            opener.open(link.group(1), timeout=10)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 302 and exc.headers["Location"] == "https://example.com/x"
+        # The click woke the runner: the 0-delay child runs without waiting for the poll.
+        assert wait_for(lambda: w.states(cid, "clicked") == {"Ann": "processed"}, 10)
+    finally:
+        runner.stop()
+    assert runner.tracking is None
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,377 @@
+"""Email over SMTP (SPEC E5): one connection per batch, paced, every outcome classified.
+
+The engine marks a batch's traces as handed off before calling us (E13), so the rule
+here is: never raise, and never send a message twice. Each message is its own SMTP
+transaction so that one recipient's rejection says nothing about the others. Before
+the end of DATA nothing has been delivered, so a lost connection is safe to retry; once
+the final dot is on the wire and the reply does not come back, the message may or may
+not have been accepted — that one is reported as failed ("delivery unknown") for a
+person to look at, never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import smtplib
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from sqlalchemy.orm import Session
+
+from .. import mime
+from .base import Channel, Delivery, OutboundEmail, OutboundSms
+
+log = logging.getLogger(__name__)
+
+TLS_MODES = ("none", "starttls", "ssl")
+_DEFAULT_PORT = {"none": 25, "starttls": 587, "ssl": 465}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+@dataclass(frozen=True)
+class SmtpUrl:
+    host: str
+    port: int
+    tls: str
+    username: str | None = None
+    verify: bool = True
+    cafile: str | None = None
+
+    def __str__(self) -> str:
+        user = f"{self.username}@" if self.username else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"smtp://{user}{host}:{self.port} ({self.tls})"
+
+
+def parse_smtp_url(text: str) -> SmtpUrl:
+    """``smtp://[user@]host[:port][?tls=none|starttls|ssl&verify=false&cafile=PATH]``.
+
+    TLS defaults to STARTTLS (``smtps://``: implicit TLS), so forgetting the option never
+    sends a password in clear; ``verify=false`` and ``cafile`` exist for private relays
+    with their own certificates.
+    """
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ValueError("must be a URL such as smtp://user@mail.example.com:587?tls=starttls")
+    if parts.password is not None:
+        raise ValueError(
+            "must not contain a password: it goes to the keyring "
+            "(`journeys settings smtp.password`) or JOURNEYS_SMTP_PASSWORD"
+        )
+    if parts.path not in ("", "/") or parts.fragment:
+        raise ValueError("must not have a path: smtp://user@host:port?options")
+    try:
+        query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise ValueError(f"has an unreadable query {parts.query!r}") from None
+    unknown = sorted(set(query) - {"tls", "verify", "cafile"})
+    if unknown:
+        raise ValueError(f"has unknown option {unknown[0]!r} (known: tls, verify, cafile)")
+    tls = _one(query, "tls") or ("ssl" if parts.scheme == "smtps" else "starttls")
+    if tls not in TLS_MODES:
+        raise ValueError(f"tls={tls} is not one of {', '.join(TLS_MODES)}")
+    verify_text = (_one(query, "verify") or "true").lower()
+    if verify_text not in _TRUE | _FALSE:
+        raise ValueError(f"verify={verify_text} must be true or false")
+    cafile = _one(query, "cafile")
+    if cafile and not Path(cafile).is_file():
+        raise ValueError(f"cafile {cafile} is not a readable file")
+    try:
+        port = parts.port or _DEFAULT_PORT[tls]
+    except ValueError:
+        raise ValueError("has a port that is not a number from 1 to 65535") from None
+    return SmtpUrl(
+        host=parts.hostname,
+        port=port,
+        tls=tls,
+        username=unquote(parts.username) if parts.username else None,
+        verify=verify_text in _TRUE,
+        cafile=cafile or None,
+    )
+
+
+def _one(query: dict[str, list[str]], key: str) -> str | None:
+    values = query.get(key)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise ValueError(f"gives {key} more than once")
+    return values[0].strip()
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {' '.join(text.split())}".strip()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "timed out"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"the server's TLS certificate is not trusted ({exc.verify_message}); "
+            "add ?cafile=PATH to smtp.url for a private CA, or ?verify=false"
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _reply(exc.smtp_code, exc.smtp_error)
+    return str(exc) or type(exc).__name__
+
+
+class ServerDown(Exception):
+    """No usable connection: every message still to send waits for a retry."""
+
+
+class _Unknown(Exception):
+    """The connection broke after the whole message was sent."""
+
+
+class SMTPChannel(Channel):
+    name = "smtp"
+    transactional = False
+
+    def __init__(
+        self,
+        url: SmtpUrl,
+        password: Callable[[], str | None] = lambda: None,
+        *,
+        rate_per_second: float = 0.0,
+        timeout: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        # Nothing connects here: the engine also builds channels just to ask whether they
+        # are transactional, and a batch without email must not open a connection.
+        self.url = url
+        self._password = password
+        self.interval = 1.0 / rate_per_second if rate_per_second > 0 else 0.0
+        self.timeout = timeout
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._next_slot = 0.0
+        self._conn: smtplib.SMTP | None = None
+        self.connections = 0  # opened by this channel (tests check reuse)
+
+    # --- Channel ------------------------------------------------------------------------
+    def send_emails(self, session: Session, messages: list[OutboundEmail]) -> list[Delivery]:
+        out: list[Delivery] = []
+        down: Delivery | None = None
+        for message in messages:
+            if down is not None:
+                out.append(down)
+                continue
+            try:
+                wire = mime.build(message)
+            except Exception as exc:  # this message alone cannot be written
+                log.warning("message for trace %s not built: %s", message.trace_id, exc)
+                out.append(Delivery("failed", f"the message cannot be written: {exc}"))
+                continue
+            self._pace()
+            try:
+                out.append(self._send(wire))
+            except ServerDown as exc:
+                log.warning("SMTP server unavailable: %s", exc)
+                down = Delivery("transient", str(exc))
+                out.append(down)
+            except Exception as exc:
+                # Unforeseen, maybe mid-transaction: the message may have gone. Say so for
+                # this one, start afresh for the next rather than fail the whole batch.
+                log.exception("SMTP send failed unexpectedly")
+                self._drop()
+                out.append(Delivery("failed", f"Interrupted: delivery unknown ({exc!r})"))
+        return out
+
+    def send_sms(self, session: Session, messages: list[OutboundSms]) -> list[Delivery]:
+        return [Delivery("failed", "the SMTP channel does not send SMS")] * len(messages)
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.quit()
+        except (OSError, smtplib.SMTPException):
+            conn.close()
+
+    # --- sending ------------------------------------------------------------------------
+    def _pace(self) -> None:
+        if not self.interval:
+            return
+        now = self._monotonic()
+        if now < self._next_slot:
+            self._sleep(self._next_slot - now)
+            now = self._next_slot
+        self._next_slot = now + self.interval
+
+    def _send(self, wire: mime.WireMessage) -> Delivery:
+        for attempt in (1, 2):
+            reused = self._conn is not None
+            conn = self._connection()
+            try:
+                return self._transaction(conn, wire)
+            except _Unknown as exc:
+                self._drop()
+                return Delivery(
+                    "failed",
+                    f"Interrupted: delivery unknown (connection lost after the message was "
+                    f"sent: {exc}); not retried so that it cannot arrive twice",
+                )
+            except (OSError, smtplib.SMTPException) as exc:
+                self._drop()
+                # A kept-alive connection may have been closed by the server meanwhile:
+                # reconnect once. A fresh one that fails says the server is in trouble.
+                if not reused or attempt == 2:
+                    raise ServerDown(f"{self.url.host}: {_describe(exc)}") from None
+        raise AssertionError("unreachable")
+
+    def _transaction(self, conn: smtplib.SMTP, wire: mime.WireMessage) -> Delivery:
+        options: list[str] = []
+        if wire.smtputf8:
+            if not conn.has_extn("smtputf8"):
+                return Delivery(
+                    "failed", "the server does not accept international addresses (SMTPUTF8)"
+                )
+            options.append("SMTPUTF8")
+        code, text = conn.mail(wire.sender, options)
+        if code != 250:
+            self._abort(conn, code)
+            if 400 <= code < 500:
+                return Delivery("transient", f"sender {wire.sender} refused: {_reply(code, text)}")
+            return Delivery(
+                "failed", f"the server refuses the sender {wire.sender}: {_reply(code, text)}"
+            )
+        code, text = conn.rcpt(wire.recipient)
+        if code not in (250, 251):
+            self._abort(conn, code)
+            return self._classify(code, text)
+        code, text = conn.docmd("DATA")
+        if code != 354:
+            self._abort(conn, code)
+            return self._classify(code, text)
+        data = _LEADING_DOT.sub(b"..", wire.data)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        conn.send(data + b".\r\n")  # a failure here: the server never saw the final dot
+        try:
+            code, text = conn.getreply()
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            raise _Unknown(_describe(exc)) from None
+        if code == 421:
+            self._drop()
+        return self._classify(code, text)
+
+    @staticmethod
+    def _classify(code: int, text: bytes) -> Delivery:
+        if code in (250, 251):
+            return Delivery("sent")
+        if 500 <= code < 600:
+            return Delivery("rejected", _reply(code, text))
+        return Delivery("transient", _reply(code, text))
+
+    def _abort(self, conn: smtplib.SMTP, code: int) -> None:
+        """End a refused transaction so the connection can carry the next message."""
+        if code == 421:  # the server is closing the connection
+            self._drop()
+            return
+        try:
+            conn.rset()
+        except (OSError, smtplib.SMTPException):
+            self._drop()
+
+    # --- the connection -----------------------------------------------------------------
+    def _tls_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.url.cafile)
+        if not self.url.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._conn is not None:
+            return self._conn
+        url = self.url
+        conn: smtplib.SMTP | None = None
+        try:
+            if url.tls == "ssl":
+                conn = smtplib.SMTP_SSL(
+                    url.host, url.port, timeout=self.timeout, context=self._tls_context()
+                )
+            else:
+                conn = smtplib.SMTP(url.host, url.port, timeout=self.timeout)
+            conn.ehlo()
+            if url.tls == "starttls":
+                if not conn.has_extn("starttls"):
+                    raise ServerDown(
+                        f"{url.host} does not offer STARTTLS; use ?tls=ssl, or ?tls=none "
+                        "only on a network you trust"
+                    )
+                conn.starttls(context=self._tls_context())
+                conn.ehlo()
+            if url.username:
+                self._login(conn, url.username)
+        except ServerDown:
+            if conn is not None:
+                conn.close()
+            raise
+        except (OSError, smtplib.SMTPException) as exc:
+            if conn is not None:
+                conn.close()
+            raise ServerDown(f"cannot reach {url}: {_describe(exc)}") from None
+        self.connections += 1
+        self._conn = conn
+        return conn
+
+    def _login(self, conn: smtplib.SMTP, username: str) -> None:
+        password = self._password()
+        if not password:
+            raise ServerDown(
+                f"no SMTP password for {username}: run `journeys settings smtp.password` "
+                "or set JOURNEYS_SMTP_PASSWORD"
+            )
+        try:
+            conn.login(username, password)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise ServerDown(
+                f"{self.url.host} refused the login of {username}: "
+                f"{_reply(exc.smtp_code, exc.smtp_error)}"
+            ) from None
+        except smtplib.SMTPNotSupportedError:
+            raise ServerDown(
+                f"{self.url.host} offers no login (AUTH)"
+                + ("" if self.url.tls != "none" else " without TLS; try ?tls=starttls")
+            ) from None
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
+class UnavailableChannel(Channel):
+    """Stands in for a channel whose configuration is unusable.
+
+    Falling back to the outbox would mark every message as sent while sending nothing;
+    this keeps them scheduled, retrying, with the reason on every trace.
+    """
+
+    name = "unavailable"
+    transactional = False
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def send_emails(self, session: Session, messages: list[OutboundEmail]) -> list[Delivery]:
+        return [Delivery("transient", self.reason)] * len(messages)
+
+    def send_sms(self, session: Session, messages: list[OutboundSms]) -> list[Delivery]:
+        return [Delivery("transient", self.reason)] * len(messages)

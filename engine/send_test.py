@@ -1,0 +1,121 @@
+"""``journeys send-test``: one activity rendered for one record, through the real channel.
+
+It answers "does my mail server accept this, and what does it look like?" without
+touching the campaign: no participant, no trace, no statistics. With no trace there is
+nothing for the tracker to find, so links go straight to their targets and there is no
+open pixel (the template's own ``unsubscribe_url`` leads to the tracker's "not found").
+It goes to the address given, else to the test recipient of the settings — never to the
+record's own address, which belongs to a real person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from . import campaigns, records, settings, templating
+from .channels import configured_channels
+from .errors import UserError
+from .messages import MessageBuilder, Recipient
+from .plan import load_plan
+
+
+@dataclass(frozen=True)
+class TestSend:
+    kind: str  # email | sms
+    channel: str
+    to: str
+    status: str
+    detail: str
+    subject: str | None
+
+
+def _content(act: Any) -> tuple[str, dict[str, Any]]:
+    if act.type in ("email", "sms"):
+        return act.type, act.content
+    kind = act.content.get("kind")
+    if kind in ("send_email", "send_sms"):
+        return ("email" if kind == "send_email" else "sms"), act.content
+    raise UserError(
+        f"activity {act.key!r} is a {kind or act.type} action: only email and SMS activities "
+        "(and send_email/send_sms actions) send a message"
+    )
+
+
+def _recipient(session: Session, kind: str, to: str | None) -> str:
+    key = "test.recipient_email" if kind == "email" else "test.recipient_phone"
+    raw = to or settings.get(session, key)
+    if not raw:
+        raise UserError(f"no test recipient: pass --to, or set one with `journeys settings {key}`")
+    if kind == "email":
+        address = records.normalize_address(raw)
+    else:
+        address = records.normalize_phone(raw, region=settings.get(session, "sms.default_region"))
+    if not address:
+        what = "email address" if kind == "email" else "phone number"
+        raise UserError(f"{raw!r} is not a valid {what}")
+    return address
+
+
+def send_test(
+    session: Session,
+    campaign_ref: str,
+    activity_key: str,
+    record_ref: str,
+    now: datetime,
+    *,
+    to: str | None = None,
+) -> TestSend:
+    campaign = campaigns.find_campaign(session, campaign_ref)
+    activity = campaigns.find_activity(session, campaign.id, activity_key)
+    plan = load_plan(session, campaign.id)
+    act = plan.activities[activity.id]
+    kind, content = _content(act)
+    record_id = records.resolve_record(session, campaign.target, record_ref)
+    record = records.load_records(session, campaign.target, [record_id])[record_id]
+    recipient = Recipient(
+        trace_id=0,
+        record_id=record_id,
+        record=record,
+        record_name=records.display_name(campaign.target, record),
+        to=_recipient(session, kind, to),
+        is_test=True,
+    )
+    builder = MessageBuilder(
+        session,
+        campaign=plan.info,
+        activity=act.info,
+        base_url=settings.tracking_base_url(session),
+        secret=settings.tracking_secret(session),
+        now=now,
+        track=False,
+    )
+    built: list[Any] = (
+        builder.emails(content, [recipient])
+        if kind == "email"
+        else builder.sms(content, [recipient])
+    )
+    message = built[0]
+    if isinstance(message, templating.TemplateProblem):
+        raise UserError(f"template error: {message}")
+    message.trace_id = None  # rendered for no trace: the outbox must not point at one
+    channels = configured_channels(session, now)
+    channel = channels.email if kind == "email" else channels.sms
+    try:
+        if kind == "email":
+            (delivery,) = channel.send_emails(session, [message])
+        else:
+            (delivery,) = channel.send_sms(session, [message])
+    finally:
+        channels.close()
+    return TestSend(
+        kind=kind,
+        channel=channel.name,
+        to=recipient.to,
+        status=delivery.status,
+        detail=delivery.detail,
+        subject=getattr(message, "subject", None),
+    )
