@@ -127,24 +127,7 @@ def send_email_activity(
     rows: list[TraceRow],
     content: dict[str, Any] | None = None,
 ) -> None:
-    pairs = _recipients(ctx, plan, act, rows, kind="email")
-    if not pairs:
-        return
-    built = _builder(ctx, plan, act).emails(content or act.content, [p[1] for p in pairs])
-    sendable = []
-    for (row, _), msg in zip(pairs, built, strict=True):
-        if isinstance(msg, templating.TemplateProblem):
-            ctx.outcome.set(row, "error", f"Template error: {msg}")
-        else:
-            sendable.append((row, msg))
-    if not sendable:
-        return
-    channel = ctx.channels.email
-    if not channel.transactional:
-        ctx.handed_off.update(row.id for row, _ in sendable)
-    deliveries = channel.send_emails(ctx.session, [m for _, m in sendable])
-    for (row, msg), delivery in zip(sendable, deliveries, strict=True):
-        apply_delivery(ctx, row, delivery, msg.to)
+    _send(ctx, plan, act, rows, content or act.content, kind="email")
 
 
 def send_sms_activity(
@@ -154,10 +137,26 @@ def send_sms_activity(
     rows: list[TraceRow],
     content: dict[str, Any] | None = None,
 ) -> None:
-    pairs = _recipients(ctx, plan, act, rows, kind="sms")
+    _send(ctx, plan, act, rows, content or act.content, kind="sms")
+
+
+def _send(
+    ctx: BatchContext,
+    plan: CampaignPlan,
+    act: ActivityPlan,
+    rows: list[TraceRow],
+    content: dict[str, Any],
+    *,
+    kind: str,
+) -> None:
+    pairs = _recipients(ctx, plan, act, rows, kind=kind)
     if not pairs:
         return
-    built = _builder(ctx, plan, act).sms(content or act.content, [p[1] for p in pairs])
+    builder = _builder(ctx, plan, act)
+    recipients = [p[1] for p in pairs]
+    built: list[Any] = (
+        builder.emails(content, recipients) if kind == "email" else builder.sms(content, recipients)
+    )
     sendable = []
     for (row, _), msg in zip(pairs, built, strict=True):
         if isinstance(msg, templating.TemplateProblem):
@@ -166,9 +165,15 @@ def send_sms_activity(
             sendable.append((row, msg))
     if not sendable:
         return
-    channel = ctx.channels.sms
+    channel = ctx.channels.email if kind == "email" else ctx.channels.sms
     if not channel.transactional:
+        # Marked before hand-off: if the batch fails after this, never send again (E13).
         ctx.handed_off.update(row.id for row, _ in sendable)
-    deliveries = channel.send_sms(ctx.session, [m for _, m in sendable])
+    messages = [m for _, m in sendable]
+    deliveries = (
+        channel.send_emails(ctx.session, messages)
+        if kind == "email"
+        else channel.send_sms(ctx.session, messages)
+    )
     for (row, msg), delivery in zip(sendable, deliveries, strict=True):
         apply_delivery(ctx, row, delivery, msg.to)

@@ -30,6 +30,7 @@ from .fields import MODELS, model_info
 from .models import Campaign, Participant, Trace, table
 from .plan import CampaignPlan
 from .sqlutil import affected
+from .traces import TRACE_COLUMNS, insert_traces
 
 P = table(Participant)
 T = table(Trace)
@@ -167,23 +168,5 @@ def create_root_traces(
         literal(0),
         literal(False),
     ).where(participants)
-    res = session.execute(
-        insert(T).from_select(
-            [
-                "campaign_id",
-                "activity_id",
-                "participant_id",
-                "record_id",
-                "is_test",
-                "state",
-                "due_at",
-                "anchor_at",
-                "created_at",
-                "attempts",
-                "handoff",
-            ],
-            rows,
-        ),
-        execution_options={"preserve_rowcount": True},
-    )
-    return affected(res)
+    columns = [c for c in TRACE_COLUMNS if c != "parent_id"]
+    return insert_traces(session, rows, columns)

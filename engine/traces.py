@@ -46,11 +46,11 @@ def create_child_traces(
             literal(None, type_=T.c.anchor_at.type),
         )
         rows = _child_select(child, parents, due_col, anchor_col, now)
-        return _insert(session, rows)
+        return insert_traces(session, rows)
     if processed_at is not None:
         due_col = literal(child.due_from(processed_at), type_=T.c.due_at.type)
         anchor_col = literal(processed_at, type_=T.c.anchor_at.type)
-        return _insert(session, _child_select(child, parents, due_col, anchor_col, now))
+        return insert_traces(session, _child_select(child, parents, due_col, anchor_col, now))
     # Anchors differ per parent: compute due times in Python, insert with executemany.
     parent_rows = session.execute(
         select(
@@ -99,25 +99,26 @@ def _child_select(child, parents, due_col, anchor_col, now):
     ).where(parents)
 
 
-def _insert(session: Session, rows) -> int:
+TRACE_COLUMNS = (
+    "campaign_id",
+    "activity_id",
+    "participant_id",
+    "parent_id",
+    "record_id",
+    "is_test",
+    "state",
+    "due_at",
+    "anchor_at",
+    "created_at",
+    "attempts",
+    "handoff",
+)
+
+
+def insert_traces(session: Session, rows: Any, columns: Sequence[str] = TRACE_COLUMNS) -> int:
+    """``INSERT INTO trace (columns) SELECT …``; returns how many rows it made."""
     res = session.execute(
-        insert(T).from_select(
-            [
-                "campaign_id",
-                "activity_id",
-                "participant_id",
-                "parent_id",
-                "record_id",
-                "is_test",
-                "state",
-                "due_at",
-                "anchor_at",
-                "created_at",
-                "attempts",
-                "handoff",
-            ],
-            rows,
-        ),
+        insert(T).from_select(list(columns), rows),
         execution_options={"preserve_rowcount": True},
     )
     return affected(res)

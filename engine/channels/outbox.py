@@ -22,52 +22,50 @@ class OutboxChannel(Channel):
     def __init__(self, now: datetime) -> None:
         self.now = now
 
+    def _store(self, session: Session, rows: list[dict[str, object]]) -> list[Delivery]:
+        if rows:
+            session.execute(insert(OutboxMessage), rows)
+        return [SENT] * len(rows)
+
+    def _row(self, m: OutboundEmail | OutboundSms, channel: str) -> dict[str, object]:
+        return {
+            "channel": channel,
+            "trace_id": m.trace_id,
+            "campaign_id": m.campaign_id,
+            "activity_key": m.activity_key,
+            "record_id": m.record_id,
+            "record_name": m.record_name,
+            "to": m.to,
+            "is_test": m.is_test,
+            "sent_at": self.now,
+        }
+
     def send_emails(self, session: Session, messages: list[OutboundEmail]) -> list[Delivery]:
-        if messages:
-            session.execute(
-                insert(OutboxMessage),
-                [
-                    {
-                        "channel": "email",
-                        "trace_id": m.trace_id,
-                        "campaign_id": m.campaign_id,
-                        "activity_key": m.activity_key,
-                        "record_id": m.record_id,
-                        "record_name": m.record_name,
-                        "to": m.to,
-                        "subject": m.subject,
-                        "body": m.html,
-                        "text_body": m.text,
-                        "headers": m.headers,
-                        "is_test": m.is_test,
-                        "sent_at": self.now,
-                    }
-                    for m in messages
-                ],
-            )
-        return [SENT] * len(messages)
+        return self._store(
+            session,
+            [
+                {
+                    **self._row(m, "email"),
+                    "subject": m.subject,
+                    "body": m.html,
+                    "text_body": m.text,
+                    "headers": m.headers,
+                }
+                for m in messages
+            ],
+        )
 
     def send_sms(self, session: Session, messages: list[OutboundSms]) -> list[Delivery]:
-        if messages:
-            session.execute(
-                insert(OutboxMessage),
-                [
-                    {
-                        "channel": "sms",
-                        "trace_id": m.trace_id,
-                        "campaign_id": m.campaign_id,
-                        "activity_key": m.activity_key,
-                        "record_id": m.record_id,
-                        "record_name": m.record_name,
-                        "to": m.to,
-                        "subject": None,
-                        "body": m.body,
-                        "text_body": None,
-                        "headers": {},
-                        "is_test": m.is_test,
-                        "sent_at": self.now,
-                    }
-                    for m in messages
-                ],
-            )
-        return [SENT] * len(messages)
+        return self._store(
+            session,
+            [
+                {
+                    **self._row(m, "sms"),
+                    "subject": None,
+                    "body": m.body,
+                    "text_body": None,
+                    "headers": {},
+                }
+                for m in messages
+            ],
+        )
