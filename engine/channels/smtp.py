@@ -128,6 +128,23 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _command(
+    conn: smtplib.SMTP, verb: str, address: str, options: list[str] | None = None
+) -> tuple[int, bytes]:
+    """MAIL FROM / RCPT TO without smtplib's re-parsing of an already validated address.
+
+    ``smtplib.mail``/``rcpt`` run every address through the email package's pure-Python
+    parser again, twice per message; ours were normalised by email-validator (and
+    :func:`_malformed` stops anything else), so they go in angle brackets as they are.
+    """
+    conn.putcmd(f"{verb}:<{address}>" + "".join(f" {o}" for o in options or ()))
+    return conn.getreply()
+
+
+def _malformed(address: str) -> bool:
+    return not address or any(c in address for c in "<> \t\r\n")
+
+
 class ServerDown(Exception):
     """No usable connection: every message still to send waits for a retry."""
 
@@ -235,6 +252,9 @@ class SMTPChannel(Channel):
         raise AssertionError("unreachable")
 
     def _transaction(self, conn: smtplib.SMTP, wire: mime.WireMessage) -> Delivery:
+        for address in (wire.sender, wire.recipient):
+            if _malformed(address):
+                return Delivery("failed", f"not a usable address: {address!r}")
         options: list[str] = []
         if wire.smtputf8:
             if not conn.has_extn("smtputf8"):
@@ -242,7 +262,7 @@ class SMTPChannel(Channel):
                     "failed", "the server does not accept international addresses (SMTPUTF8)"
                 )
             options.append("SMTPUTF8")
-        code, text = conn.mail(wire.sender, options)
+        code, text = _command(conn, "MAIL FROM", wire.sender, options)
         if code != 250:
             self._abort(conn, code)
             if 400 <= code < 500:
@@ -250,7 +270,7 @@ class SMTPChannel(Channel):
             return Delivery(
                 "failed", f"the server refuses the sender {wire.sender}: {_reply(code, text)}"
             )
-        code, text = conn.rcpt(wire.recipient)
+        code, text = _command(conn, "RCPT TO", wire.recipient)
         if code not in (250, 251):
             self._abort(conn, code)
             return self._classify(code, text)

@@ -277,6 +277,15 @@ def test_untrusted_certificate_and_wrong_password_are_said_plainly(cert: Cert) -
     assert sink.received == []
 
 
+def test_an_unusable_address_fails_alone() -> None:
+    with smtp_sink() as (sink, port):
+        channel = SMTPChannel(parse_smtp_url(f"smtp://127.0.0.1:{port}?tls=none"))
+        bad, good = channel.send_emails(None, [_message("a b@example.com"), _message()])  # type: ignore[arg-type]
+        channel.close()
+    assert bad.status == "failed" and "not a usable address" in bad.detail
+    assert good.status == "sent" and [r.rcpt for r in sink.received] == [["ann@example.com"]]
+
+
 def test_rate_limit_spaces_messages() -> None:
     now = [100.0]
     slept: list[float] = []
