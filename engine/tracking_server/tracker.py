@@ -133,14 +133,66 @@ class Tracker:
             )
 
     def online_html(self, trace_id: int) -> str | None:
-        """The exact HTML the outbox stored for this trace's email, if it holds it."""
+        """The HTML of this trace's email: as the outbox stored it, else rendered again.
+
+        Mail sent over SMTP is not kept, so "view in your browser" renders the activity's
+        template for the same record and trace (same tracked links and unsubscribe URL).
+        """
         with self.db.session() as s:
-            return s.scalar(
+            stored = s.scalar(
                 select(OutboxMessage.body)
                 .where(OutboxMessage.trace_id == trace_id, OutboxMessage.channel == "email")
                 .order_by(OutboxMessage.id.desc())
                 .limit(1)
             )
+            return stored if stored is not None else self._render_again(s, trace_id)
+
+    def _render_again(self, s: Any, trace_id: int) -> str | None:
+        from .. import records, settings
+        from ..messages import MessageBuilder, Recipient
+        from ..plan import load_plan
+
+        row = s.execute(
+            select(
+                Trace.campaign_id,
+                Trace.activity_id,
+                Trace.record_id,
+                Trace.is_test,
+                Trace.to_address,
+                Trace.state,
+            ).where(Trace.id == trace_id)
+        ).first()
+        if row is None or row.state != "processed":
+            return None
+        plan = load_plan(s, row.campaign_id)
+        act = plan.activities.get(row.activity_id)
+        if act is None or act.type != "email":
+            return None
+        rec = records.load_records(s, plan.target, [row.record_id]).get(row.record_id)
+        if rec is None:
+            return None
+        builder = MessageBuilder(
+            s,
+            campaign=plan.info,
+            activity=act.info,
+            base_url=settings.tracking_base_url(s),
+            secret=settings.tracking_secret(s),
+            now=self.clock.now(),
+        )
+        [msg] = builder.emails(
+            act.content,
+            [
+                Recipient(
+                    trace_id=trace_id,
+                    record_id=row.record_id,
+                    record=rec,
+                    record_name=records.display_name(plan.target, rec),
+                    to=row.to_address or "",
+                    is_test=row.is_test,
+                )
+            ],
+        )
+        return getattr(msg, "html", None)
 
     # --- interactions ---------------------------------------------------------------------
     def interact(

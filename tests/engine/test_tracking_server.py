@@ -193,6 +193,22 @@ def test_view_online_shows_the_stored_email(site: Site) -> None:
     assert site.request("GET", f"/t/{sms_token}/view")[0] == 404  # an SMS has no page
 
 
+def test_view_online_renders_again_when_nothing_was_stored(site: Site) -> None:
+    """Mail sent over SMTP is not kept: the page is rendered again for the same trace."""
+    from sqlalchemy import delete
+
+    from engine.models import OutboxMessage
+
+    stored = site.outbox("mail", "Ann").body
+    token = site.token("mail", "Ann")
+    with site.db.session() as s:
+        s.execute(delete(OutboxMessage))
+    status, _, body = site.request("GET", f"/t/{token}/view")
+    page = body.decode()
+    assert status == 200 and "Ann" in page
+    assert page.split("<img")[0] == stored.split("<img")[0]  # same links, same text
+
+
 # --- SMS ----------------------------------------------------------------------------------
 
 
