@@ -19,7 +19,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Replace this folder (first on sys.path) by the repository: bench/email.py must not
+# shadow the standard library's email package.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from sqlalchemy import insert
 

@@ -1,0 +1,1 @@
+"""The journey canvas: scene, items, view, gestures and layout (see ``widget.py``)."""

@@ -1,0 +1,153 @@
+"""The canvas as one widget: palette, view, and the edit actions a main window shows.
+
+The main window (later) embeds a :class:`CanvasWidget` per open campaign and puts its
+``actions`` in menus and toolbars; the inspector connects to ``scene.selectionChanged``
+and calls ``editor`` methods, so its edits land on the same undo stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+from engine.clock import Clock, SystemClock
+from engine.db import Database
+
+from ..document import CampaignDocument
+from ..editor import CampaignEditor
+from . import layout
+from .interactions import snap
+from .minimap import Minimap
+from .palette import Palette
+from .scene import CampaignScene
+from .stats import load_stats
+from .view import CanvasView
+
+
+class CanvasWidget(QWidget):
+    def __init__(
+        self,
+        db: Database,
+        campaign_id: int,
+        clock: Clock | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.clock = clock or SystemClock()
+        self.document = CampaignDocument(db, campaign_id, self.clock, self)
+        self.editor = CampaignEditor(self.document, self)
+        self.scene = CampaignScene(self.document, self.editor, self)
+        self.view = CanvasView(self.scene, self)
+        self.minimap = Minimap(self.view)
+        self.view.overlays.append(self.minimap)
+        self.activity_palette = Palette(self)  # not "palette": QWidget.palette() exists
+        self.activity_palette.activated.connect(self.add_at_center)
+        box = QHBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addWidget(self.activity_palette)
+        box.addWidget(self.view, 1)
+        self.actions_by_name: dict[str, QAction] = {}
+        self._make_actions()
+        self.refresh_stats()
+
+    def _make_actions(self) -> None:
+        stack = self.editor.undo_stack
+        undo = stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = stack.createRedoAction(self, "&Redo")
+        redo.setShortcut(QKeySequence.StandardKey.Redo)
+        self._add("undo", undo)
+        self._add("redo", redo)
+        self._add("cut", self._new("Cu&t", QKeySequence.StandardKey.Cut, self.cut))
+        self._add("copy", self._new("&Copy", QKeySequence.StandardKey.Copy, self.copy))
+        self._add("paste", self._new("&Paste", QKeySequence.StandardKey.Paste, self.paste))
+        self._add("duplicate", self._new("D&uplicate", "Ctrl+D", self.duplicate))
+        delete = self._new("&Delete", QKeySequence.StandardKey.Delete, self.delete)
+        # Backspace too: what a Mac keyboard's "delete" key sends.
+        delete.setShortcuts(
+            [QKeySequence(QKeySequence.StandardKey.Delete), QKeySequence("Backspace")]
+        )
+        self._add("delete", delete)
+        select_all = self._new("Select &All", QKeySequence.StandardKey.SelectAll, self.select_all)
+        self._add("select_all", select_all)
+        self._add("arrange", self._new("&Arrange Automatically", "Ctrl+Shift+L", self.arrange))
+        overview = QAction("Show &Overview", self)
+        overview.setCheckable(True)
+        overview.setChecked(True)
+        overview.toggled.connect(self.minimap.setVisible)
+        self._add("overview", overview)
+        for name in ("zoom_in", "zoom_out", "zoom_reset", "fit"):
+            self.actions_by_name[name] = getattr(self.view, f"{name}_action")
+
+    def _new(
+        self, text: str, keys: QKeySequence.StandardKey | str, slot: Callable[[], None]
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(keys))
+        action.triggered.connect(slot)
+        return action
+
+    def _add(self, name: str, action: QAction) -> None:
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.addAction(action)
+        self.actions_by_name[name] = action
+
+    # --- edit actions ------------------------------------------------------------------------
+    def delete(self) -> None:
+        """Delete the selected steps (with what follows them) and detach selected links."""
+        keys = self.scene.selected_keys()
+        doomed = set(self.document.subtree(keys))
+        links = [k for k in self.scene.selected_links() if k not in doomed]
+        if not keys and not links:
+            return
+        stack = self.editor.undo_stack
+        stack.beginMacro("Delete")
+        if keys:
+            self.editor.remove(keys)
+        for key in links:
+            if self.document.node(key).parent is not None:
+                self.editor.detach(key)
+        stack.endMacro()
+
+    def copy(self) -> None:
+        self.editor.copy(self.scene.selected_keys())
+
+    def cut(self) -> None:
+        self.editor.cut(self.scene.selected_keys())
+
+    def paste(self) -> None:
+        at = self.view.mapToScene(self.view.viewport().rect().center())
+        keys = self.editor.paste(at=snap(at))
+        self.scene.select_keys(keys)
+
+    def duplicate(self) -> None:
+        self.scene.select_keys(self.editor.duplicate(self.scene.selected_keys()))
+
+    def select_all(self) -> None:
+        self.scene.select_keys(self.document.nodes)
+
+    def arrange(self) -> None:
+        """Lay the whole journey out again (one undoable step)."""
+        parents = {k: n.parent for k, n in self.document.nodes.items()}
+        self.editor.arrange(layout.tree_layout(parents))
+        self.view.fit()
+
+    def add_at_center(self, type_: str) -> None:
+        center = self.view.mapToScene(self.view.viewport().rect().center())
+        selected = self.scene.selected_keys()
+        if self.scene.interactions is None:
+            return
+        if len(selected) == 1:
+            card = self.scene.item_for_key[selected[0]]
+            self.scene.interactions.drop_activity(type_, card.pos())
+        else:
+            self.scene.interactions.drop_activity(type_, QPointF(center))
+
+    def refresh_stats(self) -> None:
+        """Reload counters and sparklines (connect to the engine bridge's countersChanged)."""
+        doc = self.document
+        self.scene.set_stats(load_stats(doc.db, doc.campaign.id, self.clock.now()))

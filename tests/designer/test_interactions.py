@@ -1,0 +1,242 @@
+"""Gestures on a shown canvas (offscreen): palette drops, links, moves, zoom, selection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import (
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QMouseEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QApplication
+from sqlalchemy import select
+
+from designer.canvas.palette import PaletteTile
+from engine.catalog import triggers_for_parent
+from engine.db import Database
+from engine.models import Activity
+
+from .conftest import ScriptedChooser, snapshot
+
+LEFT = Qt.MouseButton.LeftButton
+NONE = Qt.MouseButton.NoButton
+
+
+def mouse(canvas: Any, kind: QEvent.Type, at: QPointF, button=LEFT, buttons=LEFT) -> None:  # type: ignore[no-untyped-def]
+    view = canvas.view
+    local = QPointF(view.mapFromScene(at))
+    glob = QPointF(view.viewport().mapToGlobal(local.toPoint()))
+    event = QMouseEvent(kind, local, glob, button, buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(view.viewport(), event)
+
+
+def drag(canvas: Any, start: QPointF, end: QPointF, steps: int = 6) -> None:
+    mouse(canvas, QEvent.Type.MouseButtonPress, start)
+    for i in range(1, steps + 1):
+        mouse(canvas, QEvent.Type.MouseMove, start + (end - start) * (i / steps), NONE, LEFT)
+    mouse(canvas, QEvent.Type.MouseButtonRelease, end, LEFT, NONE)
+
+
+def drop_tile(canvas: Any, type_: str, at: QPointF) -> None:
+    """What a drag from a palette tile delivers: enter, move, drop (Qt drops only where
+    the enter was accepted)."""
+    view = canvas.view
+    mime = PaletteTile(type_).mime_data()
+    local = view.mapFromScene(at)
+    copy, plain = Qt.DropAction.CopyAction, Qt.KeyboardModifier.NoModifier
+    for event in (
+        QDragEnterEvent(local, copy, mime, NONE, plain),
+        QDragMoveEvent(local, copy, mime, NONE, plain),
+    ):
+        QApplication.sendEvent(view.viewport(), event)
+        assert event.isAccepted()
+    QApplication.sendEvent(view.viewport(), QDropEvent(QPointF(local), copy, mime, NONE, plain))
+
+
+def stored(db: Database, campaign_id: int) -> dict[str, Activity]:
+    with db.read() as s:
+        acts = s.scalars(select(Activity).where(Activity.campaign_id == campaign_id)).all()
+        return {a.key: a for a in acts}
+
+
+def test_dragging_from_the_palette_creates_a_persisted_node(
+    canvas: Any, db: Database, hot: int
+) -> None:
+    drop_tile(canvas, "sms", QPointF(603, 11))
+    rows = stored(db, hot)
+    assert "sms" in rows
+    assert (rows["sms"].type, rows["sms"].trigger, rows["sms"].parent_id) == ("sms", "begin", None)
+    assert (rows["sms"].position_x, rows["sms"].position_y) == (600, 20)  # on the grid
+    assert canvas.scene.selected_keys() == ["sms"]
+    canvas.editor.undo_stack.undo()
+    assert "sms" not in stored(db, hot)
+
+
+def test_dropping_a_tile_on_a_node_makes_a_child_with_a_valid_trigger(
+    canvas: Any, db: Database, hot: int
+) -> None:
+    chooser = canvas.scene.chooser = ScriptedChooser(trigger="mail_not_open")
+    drop_tile(canvas, "email", canvas.scene.item_for_key["welcome"].pos())
+    assert chooser.offered == [triggers_for_parent("email")]
+    rows = stored(db, hot)
+    assert rows["email"].parent_id == rows["welcome"].id
+    assert rows["email"].trigger == "mail_not_open"
+    # below its parent, clear of the cards already there
+    assert rows["email"].position_y == 180
+
+
+def test_connecting_offers_only_valid_triggers(canvas: Any, db: Database, hot: int) -> None:
+    scene = canvas.scene
+    sms = canvas.editor.add_node("sms", (500, 0))
+    assert sms is not None
+    chooser = scene.chooser = ScriptedChooser(trigger="sms_not_click")
+    source = scene.item_for_key[sms]
+    drag(canvas, source.output_anchor(), scene.item_for_key["check_email"].pos())
+    assert chooser.offered == [["activity", "sms_click", "sms_not_click", "sms_bounce"]]
+    rows = stored(db, hot)
+    assert rows["check_email"].parent_id == rows[sms].id
+    assert rows["check_email"].trigger == "sms_not_click"
+    assert scene.edge_for_key["check_email"].boundingRect().contains(source.output_anchor())
+
+
+def test_a_loop_is_refused_visibly(canvas: Any, db: Database, hot: int, qtbot) -> None:  # type: ignore[no-untyped-def]
+    scene = canvas.scene
+    chooser = scene.chooser = ScriptedChooser(trigger="activity")
+    messages: list[str] = []
+    scene.message.connect(messages.append)
+    before = snapshot(db, hot)
+    target = scene.item_for_key["welcome"]
+    start = scene.item_for_key["tag_hot"].output_anchor()
+    mouse(canvas, QEvent.Type.MouseButtonPress, start)
+    mouse(canvas, QEvent.Type.MouseMove, target.pos(), NONE, LEFT)
+    assert target.drop_state == "invalid"  # red while hovering
+    mouse(canvas, QEvent.Type.MouseButtonRelease, target.pos(), LEFT, NONE)
+    assert chooser.offered == []  # no menu for a refused drop
+    assert messages and "loop back" in messages[-1]
+    assert target.drop_state == "invalid"  # flashes red...
+    qtbot.waitUntil(lambda: target.drop_state is None, timeout=2000)  # ...then clears
+    assert snapshot(db, hot) == before
+    assert canvas.editor.undo_stack.count() == 0
+
+
+def test_dragging_a_link_to_empty_canvas_creates_a_child(
+    canvas: Any, db: Database, hot: int
+) -> None:
+    scene = canvas.scene
+    chooser = scene.chooser = ScriptedChooser(new=("activity", "email"))
+    start = scene.item_for_key["tag_hot"].output_anchor()
+    drag(canvas, start, start + QPointF(0, 160))
+    assert chooser.offered == [["activity"]]  # a server action can only be followed
+    rows = stored(db, hot)
+    assert rows["email"].parent_id == rows["tag_hot"].id
+    assert rows["email"].trigger == "activity"
+
+
+def test_dragging_cards_pushes_one_snapped_move(canvas: Any, db: Database, hot: int) -> None:
+    scene = canvas.scene
+    card = scene.item_for_key["check_email"]
+    drag(canvas, card.pos() + QPointF(-60, -30), card.pos() + QPointF(-60 + 93, -30 + 47))
+    assert stored(db, hot)["check_email"].position_x == 260  # 160 + 93, snapped to 20
+    assert stored(db, hot)["check_email"].position_y == 220
+    assert canvas.editor.undo_stack.count() == 1
+    edge = scene.edge_for_key["check_email"]
+    assert edge.boundingRect().contains(card.input_anchor())
+    canvas.editor.undo_stack.undo()
+    assert card.pos() == QPointF(160, 180)
+
+
+def test_wheel_zooms_around_the_cursor(canvas: Any) -> None:
+    view = canvas.view
+    spot = QPoint(300, 200)
+    fixed = view.mapToScene(spot)
+    before = view.zoom()
+    event = QWheelEvent(
+        QPointF(spot),
+        QPointF(view.viewport().mapToGlobal(spot)),
+        QPoint(),
+        QPoint(0, 240),
+        NONE,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(view.viewport(), event)
+    assert view.zoom() > before
+    after = view.mapToScene(spot)
+    assert abs(after.x() - fixed.x()) < 2 and abs(after.y() - fixed.y()) < 2
+    view.fit()
+    assert view.zoom() <= 1.0
+    for key in canvas.scene.item_for_key:
+        card = canvas.scene.item_for_key[key]
+        assert view.viewport().rect().contains(view.mapFromScene(card.pos()))
+
+
+def test_rubber_band_selects_and_delete_cascades_with_undo(
+    canvas: Any, db: Database, hot: int
+) -> None:
+    scene = canvas.scene
+    before = snapshot(db, hot)
+    # a band from empty canvas around the two children
+    drag(canvas, QPointF(-330, 110), QPointF(330, 250))
+    assert scene.selected_keys() == ["tag_hot", "check_email"]
+    scene.select_keys(["welcome"])
+    canvas.actions_by_name["delete"].trigger()
+    assert stored(db, hot) == {}
+    canvas.actions_by_name["undo"].trigger()
+    assert snapshot(db, hot) == before
+
+
+def test_deleting_a_link_detaches_the_child(canvas: Any, db: Database, hot: int) -> None:
+    scene = canvas.scene
+    scene.clearSelection()
+    scene.edge_for_key["tag_hot"].setSelected(True)
+    canvas.actions_by_name["delete"].trigger()
+    rows = stored(db, hot)
+    assert (rows["tag_hot"].parent_id, rows["tag_hot"].trigger) == (None, "begin")
+    canvas.actions_by_name["undo"].trigger()
+    assert stored(db, hot)["tag_hot"].trigger == "mail_click"
+
+
+def test_arrange_is_one_undoable_step(canvas: Any, db: Database, hot: int) -> None:
+    before = snapshot(db, hot)
+    canvas.editor.move({"check_email": ((160, 180), (700, 600))})
+    canvas.actions_by_name["arrange"].trigger()
+    rows = stored(db, hot)
+    assert (rows["check_email"].position_x, rows["check_email"].position_y) == (160, 180)
+    assert canvas.editor.undo_stack.undoText() == "Arrange"
+    canvas.actions_by_name["undo"].trigger()
+    assert stored(db, hot)["check_email"].position_x == 700
+    canvas.actions_by_name["undo"].trigger()
+    assert snapshot(db, hot) == before
+
+
+def test_copy_and_paste_through_the_actions(canvas: Any, db: Database, hot: int) -> None:
+    canvas.scene.select_keys(["tag_hot"])
+    canvas.actions_by_name["copy"].trigger()
+    canvas.actions_by_name["paste"].trigger()
+    rows = stored(db, hot)
+    assert "tag_hot_2" in rows
+    assert rows["tag_hot_2"].parent_id == rows["welcome"].id  # same campaign: same parent
+    assert canvas.scene.selected_keys() == ["tag_hot_2"]
+    canvas.actions_by_name["duplicate"].trigger()
+    assert "tag_hot_3" in stored(db, hot)
+    canvas.actions_by_name["cut"].trigger()
+    assert "tag_hot_3" not in stored(db, hot)
+
+
+def test_the_overview_moves_the_view(canvas: Any) -> None:
+    from PySide6.QtTest import QTest
+
+    overview, view = canvas.minimap, canvas.view
+    assert overview.isVisible()
+    spot = QPoint(overview.width() - 20, overview.height() - 20)
+    QTest.mouseClick(overview, LEFT, Qt.KeyboardModifier.NoModifier, spot)
+    wanted = overview._to_scene(QPointF(spot))
+    centre = view.mapToScene(view.viewport().rect().center())
+    assert abs(centre.x() - wanted.x()) < 3 and abs(centre.y() - wanted.y()) < 3
+    canvas.actions_by_name["overview"].trigger()
+    assert not overview.isVisible()
