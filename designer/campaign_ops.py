@@ -1,0 +1,114 @@
+"""What the main window does to whole campaigns, one short unit of work each, no widgets.
+
+Each function returns plain data; refusals are :class:`engine.errors.UserError` (or its
+``ValidationError``) for the window to show.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from engine import campaign_files, campaigns, catalog
+from engine.db import Database
+from engine.errors import UserError
+from engine.models import Campaign
+from engine.reporting import traces
+
+
+def new_draft(db: Database, now: datetime, name: str = "New campaign") -> int:
+    with db.session() as s:
+        campaign = Campaign(
+            name=name, target="contact", filter=[], state="draft", created_at=now, updated_at=now
+        )
+        s.add(campaign)
+        s.flush()
+        return campaign.id
+
+
+def duplicate(db: Database, campaign_id: int, now: datetime) -> int:
+    """A draft copy made by exporting and importing (trust carries over: the user's own)."""
+    with db.session() as s:
+        doc = campaign_files.export_document(s, campaign_id)
+        name = f"{doc['campaign']['name']} (copy)"
+        return campaign_files.import_document(s, doc, trust=True, now=now, name=name).id
+
+
+def rename(db: Database, campaign_id: int, name: str, now: datetime) -> None:
+    if not name.strip():
+        raise UserError("the campaign name cannot be empty")
+    with db.session() as s:
+        campaign = campaigns.find_campaign(s, campaign_id)
+        campaign.name = name.strip()
+        campaign.updated_at = now
+
+
+def delete(db: Database, campaign_id: int) -> None:
+    with db.session() as s:
+        campaign = campaigns.find_campaign(s, campaign_id)
+        if campaign.state == "running":
+            raise UserError(f"stop {campaign.name!r} before deleting it")
+        campaigns.delete_campaign(s, campaign)
+
+
+def archive(db: Database, campaign_id: int, now: datetime) -> None:
+    with db.session() as s:
+        campaign = campaigns.find_campaign(s, campaign_id)
+        if campaign.state == "running":
+            raise UserError(f"stop {campaign.name!r} before archiving it")
+        campaign.archived = True
+        campaign.updated_at = now
+
+
+def untrusted_kinds(doc: dict[str, Any]) -> list[str]:
+    """The code/webhook actions a file would bring (they need the user's trust)."""
+    kinds = [(a.get("action") or {}).get("kind") for a in doc.get("activities", [])]
+    kinds += [a.get("kind") for a in (doc.get("saved_actions") or {}).values()]
+    return sorted({k for k in kinds if k in catalog.UNTRUSTED_KINDS})
+
+
+def import_doc(db: Database, doc: dict[str, Any], *, trust: bool, now: datetime) -> int:
+    with db.session() as s:
+        return campaign_files.import_document(s, doc, trust=trust, now=now).id
+
+
+def export_file(db: Database, campaign_id: int, path: str | Path) -> None:
+    with db.read() as s:
+        text = campaign_files.dumps(campaign_files.export_document(s, campaign_id))
+    Path(path).write_text(text, encoding="utf-8")
+
+
+def matching(db: Database, campaign_id: int, now: datetime) -> tuple[str, int]:
+    """The campaign's name and how many records its audience filter matches now."""
+    with db.read() as s:
+        campaign = campaigns.find_campaign(s, campaign_id)
+        return campaign.name, campaigns.count_matching(s, campaign, now)
+
+
+def start(db: Database, campaign_id: int, now: datetime) -> int:
+    """Start (E1); ValidationError lists the problems when the campaign is invalid."""
+    with db.session() as s:
+        return campaigns.start(s, campaigns.find_campaign(s, campaign_id), now)
+
+
+def stop(db: Database, campaign_id: int, now: datetime) -> None:
+    with db.session() as s:
+        campaigns.stop(s, campaigns.find_campaign(s, campaign_id), now)
+
+
+def apply_update(db: Database, campaign_id: int, now: datetime, *, update: bool) -> None:
+    with db.session() as s:
+        campaign = campaigns.find_campaign(s, campaign_id)
+        campaigns.apply_update(s, campaign, now, update_participants=update)
+
+
+def is_modified(db: Database, campaign_id: int) -> bool:
+    with db.read() as s:
+        return campaigns.is_modified(s, campaign_id)
+
+
+def recent_traces(db: Database, campaign_id: int, limit: int = 500) -> list[dict[str, Any]]:
+    with db.read() as s:
+        rows = traces(s, campaign_id)
+    return rows[-limit:]

@@ -1,0 +1,377 @@
+"""The designer's main window: campaign list, canvas, problems, traces, edit history.
+
+One campaign is open at a time, in a :class:`CanvasWidget`. The window owns the menu and
+toolbar actions and forwards them to the open canvas (whose own shortcuts are removed so
+none is ambiguous); undo/redo come from a QUndoGroup of the editors' stacks. The embedded
+engine is reached only through the :class:`EngineBridge`; on close the engine is stopped
+and its threads joined before anything is torn down.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QShowEvent,
+    QUndoGroup,
+)
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QUndoView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.clock import Clock, SystemClock
+from engine.db import Database
+from engine.runner import EngineRunner
+
+from . import campaign_ops
+from .banner import UpdateBanner
+from .campaign_list import CampaignList
+from .canvas.widget import CanvasWidget
+from .engine_bridge import EngineBridge
+from .problems import ProblemsPanel, badges, load_problems
+from .status import EngineStatus
+from .traces_panel import TracesPanel
+from .window_commands import CampaignCommands
+
+ORGANIZATION = "Journeys"
+APPLICATION = "Journeys"
+EMPTY_TEXT = "No campaign yet — create one with File ▸ New or import a campaign file"
+CANVAS_ACTIONS = (
+    ("edit", ["cut", "copy", "paste", "duplicate", "delete", "select_all"]),
+    ("view", ["zoom_in", "zoom_out", "zoom_reset", "fit", "arrange", "overview"]),
+)
+K = QKeySequence.StandardKey
+ACTION_TEXTS = {
+    "cut": ("Cu&t", K.Cut),
+    "copy": ("&Copy", K.Copy),
+    "paste": ("&Paste", K.Paste),
+    "duplicate": ("D&uplicate", "Ctrl+D"),
+    "delete": ("&Delete", [K.Delete, "Backspace"]),
+    "select_all": ("Select &All", K.SelectAll),
+    "zoom_in": ("Zoom &In", K.ZoomIn),
+    "zoom_out": ("Zoom &Out", K.ZoomOut),
+    "zoom_reset": ("&Actual Size", "Ctrl+0"),
+    "fit": ("&Fit to Window", "Ctrl+9"),
+    "arrange": ("&Arrange Automatically", "Ctrl+Shift+L"),
+    "overview": ("Show &Overview", None),
+}
+Yes = QMessageBox.StandardButton.Yes
+
+
+def describe_location(db: Database) -> str:
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite":
+        return f"SQLite database {url.database or ':memory:'}"
+    return f"{url.get_backend_name()} database {url.render_as_string(hide_password=True)}"
+
+
+class MainWindow(CampaignCommands, QMainWindow):
+    def __init__(
+        self, db: Database, runner: EngineRunner | None = None, clock: Clock | None = None
+    ) -> None:
+        super().__init__()
+        self.db = db
+        self.runner = runner
+        self.clock = clock or (runner.clock if runner else SystemClock())
+        self.canvas: CanvasWidget | None = None
+        self.inspector: QWidget | None = None
+        self.setWindowTitle("Journeys")
+        self.setAcceptDrops(True)
+        self.resize(1280, 800)
+        self.undo_group = QUndoGroup(self)
+        self.actions_by_name: dict[str, QAction] = {}
+
+        self.campaigns = CampaignList(db)
+        self.campaigns.campaignSelected.connect(self.open_campaign)
+        self.empty_label = QLabel(EMPTY_TEXT)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty_label)
+        self.banner = UpdateBanner()
+        self.banner.chosen.connect(self.apply_update)
+        centre = QWidget()
+        box = QVBoxLayout(centre)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addWidget(self.banner)
+        box.addWidget(self.stack, 1)
+        self.setCentralWidget(centre)
+        self.problems = ProblemsPanel()
+        self.problems.nodeActivated.connect(self.focus_node)
+        self.traces = TracesPanel(db)
+        self.history = QUndoView(self.undo_group)
+        self.history.setEmptyLabel("Opened")
+        self._dock("campaigns", "Campaigns", self.campaigns, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("history", "Edit history", self.history, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inspector_dock = self._dock(
+            "inspector", "Inspector", self._placeholder(), Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self._dock("problems", "Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._dock("traces", "Traces", self.traces, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["problems"], self.docks["traces"])
+        self.docks["problems"].raise_()
+
+        self.status = EngineStatus(self, describe_location(db), runner, db)
+        self.bridge: EngineBridge | None = None
+        if runner is not None:
+            self.bridge = EngineBridge(runner, self)
+            self.bridge.countersChanged.connect(self._on_counters)
+            self.status.follow(self.bridge)
+        self._make_actions()
+        self.refresh()
+        self._restore()
+
+    # --- layout ------------------------------------------------------------------------------
+    def _dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{name}-dock")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        if not hasattr(self, "docks"):
+            self.docks: dict[str, QDockWidget] = {}
+        self.docks[name] = dock
+        return dock
+
+    @staticmethod
+    def _placeholder() -> QLabel:
+        label = QLabel("Select a step on the canvas to edit it here.")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setWordWrap(True)
+        label.setMinimumWidth(220)
+        label.setEnabled(False)
+        return label
+
+    def set_inspector(self, widget: QWidget) -> None:
+        """Dock the inspector (built elsewhere) on the right."""
+        self.inspector = widget
+        self.inspector_dock.setWidget(widget)
+
+    def _action(self, name: str, text: str, slot, keys=None) -> QAction:  # type: ignore[no-untyped-def]
+        action = QAction(text, self)
+        if keys is not None:
+            action.setShortcuts(
+                [QKeySequence(k) for k in (keys if isinstance(keys, list) else [keys])]
+            )
+        action.triggered.connect(slot)
+        self.actions_by_name[name] = action
+        return action
+
+    def _make_actions(self) -> None:
+        K = QKeySequence.StandardKey
+        a = self._action
+        menu = self.menuBar().addMenu("&File")
+        menu.addAction(a("new", "&New Campaign", self.new_campaign, K.New))
+        menu.addAction(a("import", "&Import…", self.import_dialog, K.Open))
+        menu.addAction(a("export", "&Export…", self.export_dialog, K.SaveAs))
+        menu.addAction(
+            a("export_png", "Export Diagram as P&NG…", lambda: self.export_diagram("png"))
+        )
+        menu.addAction(
+            a("export_svg", "Export Diagram as S&VG…", lambda: self.export_diagram("svg"))
+        )
+        menu.addSeparator()
+        quit_ = a("quit", "&Quit", self.close, K.Quit)
+        quit_.setMenuRole(QAction.MenuRole.QuitRole)
+        menu.addAction(quit_)
+        self.quit_action = quit_
+        edit = self.menuBar().addMenu("&Edit")
+        undo = self.undo_group.createUndoAction(self, "&Undo")
+        undo.setShortcuts(K.Undo)
+        redo = self.undo_group.createRedoAction(self, "&Redo")
+        redo.setShortcuts(K.Redo)
+        undo.setIconText("Undo")  # the menu says what; the toolbar keeps its width
+        redo.setIconText("Redo")
+        self.actions_by_name.update(undo=undo, redo=redo)
+        edit.addActions([undo, redo])
+        edit.addSeparator()
+        view = self.menuBar().addMenu("&View")
+        menus = {"edit": edit, "view": view}
+        for menu_name, names in CANVAS_ACTIONS:
+            for name in names:
+                menus[menu_name].addAction(self._forward(name))
+        view.addSeparator()
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+        camp = self.menuBar().addMenu("&Campaign")
+        camp.addAction(a("start", "&Start…", self.start_campaign, "Ctrl+R"))
+        camp.addAction(a("stop", "S&top…", self.stop_campaign, "Ctrl+Shift+R"))
+        camp.addSeparator()
+        camp.addAction(a("duplicate_campaign", "&Duplicate", self.duplicate_campaign))
+        camp.addAction(a("rename", "Re&name…", self.rename_campaign, "F2"))
+        camp.addAction(a("archive", "&Archive", self.archive_campaign))
+        camp.addAction(a("delete_campaign", "De&lete…", self.delete_campaign))
+        camp.addSeparator()
+        camp.addAction(a("refresh", "Re&fresh", self.refresh, K.Refresh))
+        camp.addAction(self.status.pause_action)
+        self.refresh_action = self.actions_by_name["refresh"]
+        short = {"new": "New", "duplicate_campaign": "Duplicate", "delete_campaign": "Delete"}
+        for name, text in short.items():
+            self.actions_by_name[name].setIconText(text)
+        self.campaigns.add_actions(
+            [
+                self.actions_by_name[n]
+                for n in ("new", "duplicate_campaign", "rename", "archive", "delete_campaign")
+            ]
+        )
+        bar = self.addToolBar("Main")
+        bar.setObjectName("main-toolbar")
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for name in ("new", "import", "undo", "redo", "start", "stop", "fit", "arrange"):
+            bar.addAction(self.actions_by_name[name])
+        self._update_actions()
+
+    def _forward(self, name: str) -> QAction:
+        """A window action that triggers the open canvas's action of that name."""
+
+        def run() -> None:
+            if self.canvas is not None:
+                self.canvas.actions_by_name[name].trigger()
+
+        text, keys = ACTION_TEXTS[name]
+        action = self._action(name, text, run, keys)
+        if name == "overview":
+            action.setCheckable(True)
+            action.setChecked(True)
+            action.triggered.disconnect()
+            action.toggled.connect(lambda on: self.canvas and self.canvas.minimap.setVisible(on))
+        return action
+
+    # --- campaigns ---------------------------------------------------------------------------
+    def refresh(self) -> None:
+        self.campaigns.refresh()
+        if (
+            self.canvas is not None
+            and self.campaigns.current_id() != self.canvas.document.campaign.id
+        ):
+            self.open_campaign(self.campaigns.current_id())
+        self._update_actions()
+
+    def current_id(self) -> int:
+        return self.canvas.document.campaign.id if self.canvas is not None else 0
+
+    def open_campaign(self, campaign_id: int) -> None:
+        if self.canvas is not None and self.current_id() == campaign_id:
+            return
+        self._close_canvas()
+        if campaign_id:
+            canvas = CanvasWidget(self.db, campaign_id, self.clock)
+            for widget in (canvas, canvas.view):  # the window's menus own the shortcuts
+                for action in widget.actions():
+                    widget.removeAction(action)
+            canvas.editor.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
+            canvas.document.edited.connect(self.check)
+            self.undo_group.addStack(canvas.editor.undo_stack)
+            self.undo_group.setActiveStack(canvas.editor.undo_stack)
+            self.canvas = canvas
+            self.stack.addWidget(canvas)
+            self.stack.setCurrentWidget(canvas)
+            canvas.minimap.setVisible(self.actions_by_name["overview"].isChecked())
+            QTimer.singleShot(0, canvas.view.fit)  # once the view has its size
+        self.check()
+        self.traces.load(campaign_id)
+        self._update_actions()
+
+    def _close_canvas(self) -> None:
+        canvas, self.canvas = self.canvas, None
+        if canvas is not None:
+            self.undo_group.removeStack(canvas.editor.undo_stack)
+            self.stack.removeWidget(canvas)
+            canvas.scene.clearSelection()
+            canvas.deleteLater()
+        self.stack.setCurrentWidget(self.empty_label)
+
+    def check(self) -> None:
+        """Validate the open campaign: problems panel, node badges, E10 banner."""
+        if self.canvas is None:
+            self.problems.set_problems([], {})
+            self.banner.setVisible(False)
+            return
+        found = load_problems(self.db, self.current_id())
+        names = {k: n.name for k, n in self.canvas.document.nodes.items()}
+        self.problems.set_problems(found, names)
+        self.canvas.scene.set_problems(badges(found))
+        self.banner.setVisible(campaign_ops.is_modified(self.db, self.current_id()))
+
+    def focus_node(self, key: str) -> None:
+        if self.canvas is None or key not in self.canvas.scene.item_for_key:
+            return
+        self.canvas.scene.select_keys([key])
+        self.canvas.view.centerOn(self.canvas.scene.item_for_key[key])
+        self.canvas.view.setFocus()
+
+    def _update_actions(self) -> None:
+        row = self.campaigns.current_row()
+        opened = self.canvas is not None
+        for name in ("export", "export_png", "export_svg", "duplicate_campaign", "rename"):
+            self.actions_by_name[name].setEnabled(opened)
+        for name in ("delete_campaign", "archive", "start"):
+            self.actions_by_name[name].setEnabled(bool(row and row.state != "running"))
+        self.actions_by_name["stop"].setEnabled(bool(row and row.state == "running"))
+        if not self.campaigns.rows:
+            self.empty_label.setText(EMPTY_TEXT)
+
+    def _on_counters(self, ids: object) -> None:
+        self.campaigns.refresh()
+        if self.canvas is not None and self.current_id() in (ids or set()):  # type: ignore[operator]
+            self.canvas.refresh_stats()
+            self.traces.load(self.current_id())
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(u.toLocalFile().endswith(".json") for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [
+            u.toLocalFile() for u in event.mimeData().urls() if u.toLocalFile().endswith(".json")
+        ]
+        for path in paths:
+            self.import_path(path)
+        event.acceptProposedAction()
+
+    # --- settings and quitting ---------------------------------------------------------------
+    def _restore(self) -> None:
+        self._sized = False
+        settings = QSettings(ORGANIZATION, APPLICATION)
+        geometry, state = settings.value("main/geometry"), settings.value("main/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self._sized = self.restoreState(state)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._sized:  # first run, nothing remembered: sensible dock sizes
+            self._sized = True
+            h, v = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+            self.resizeDocks([self.docks["campaigns"], self.inspector_dock], [360, 300], h)
+            self.resizeDocks([self.docks["problems"]], [150], v)
+            self.resizeDocks([self.docks["campaigns"], self.docks["history"]], [420, 200], v)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        settings = QSettings(ORGANIZATION, APPLICATION)
+        settings.setValue("main/geometry", self.saveGeometry())
+        settings.setValue("main/state", self.saveState())
+        settings.sync()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop the engine and join its threads, then tear the canvas down."""
+        if self.runner is not None:
+            self.runner.stop()
+        if self.bridge is not None:
+            self.bridge.disconnect_engine()
+            self.bridge = None
+        self._close_canvas()

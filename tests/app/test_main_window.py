@@ -1,0 +1,228 @@
+"""The designer's main window, offscreen: list, canvas, undo, start, problems, drop, quit."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QKeySequence
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QMessageBox
+from pytestqt.qtbot import QtBot
+
+from designer.main_window import MainWindow
+from engine import campaign_files, gallery
+from engine.clock import FixedClock
+from engine.db import Database
+from engine.models import Campaign
+
+
+@pytest.fixture
+def database(sqlite_url: str) -> Iterator[Database]:
+    db = Database(sqlite_url)
+    yield db
+    db.dispose()
+
+
+def add_template(db: Database, key: str, now: Any) -> int:
+    with db.session() as s:
+        return campaign_files.import_document(s, gallery.load_template(key), trust=True, now=now).id
+
+
+@pytest.fixture
+def window(qtbot: QtBot, database: Database, clock: FixedClock) -> Iterator[MainWindow]:
+    add_template(database, "welcome_flow", clock.now())
+    add_template(database, "tag_hot_contacts", clock.now())
+    w = MainWindow(database, clock=clock)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.shutdown()
+
+
+def answer(monkeypatch: pytest.MonkeyPatch, reply: QMessageBox.StandardButton) -> list[str]:
+    asked: list[str] = []
+
+    def question(_parent: object, _title: str, text: str, *a: object, **k: object) -> Any:
+        asked.append(text)
+        return reply
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+    return asked
+
+
+def test_opens_with_the_campaigns_listed(window: MainWindow) -> None:
+    rows = window.campaigns.table_rows()
+    assert [r[:3] for r in rows] == [
+        ["Welcome Flow", "draft", "0"],
+        ["Tag Hot Contacts", "draft", "0"],
+    ]
+    assert window.canvas is None
+    assert "SQLite database" in window.status.text()
+    window.campaigns.search.setText("hot")
+    assert [r[0] for r in window.campaigns.table_rows()] == ["Tag Hot Contacts"]
+
+
+def test_selecting_a_campaign_shows_its_nodes(window: MainWindow) -> None:
+    window.campaigns.select(2)
+    assert window.canvas is not None
+    assert set(window.canvas.scene.item_for_key) == {"welcome", "tag_hot", "check_email"}
+    assert window.stack.currentWidget() is window.canvas
+
+
+def test_undo_action_undoes_an_edit(window: MainWindow) -> None:
+    window.campaigns.select(2)
+    assert window.canvas is not None
+    editor = window.canvas.editor
+    assert editor.set_field("welcome", "name", "Hello")
+    assert window.canvas.document.node("welcome").name == "Hello"
+    window.actions_by_name["undo"].trigger()
+    assert window.canvas.document.node("welcome").name != "Hello"
+    assert window.history.stack() is editor.undo_stack
+    # The standard shortcuts reach the canvas through the window's menus, unambiguously.
+    window.activateWindow()
+    window.canvas.view.setFocus()
+    QTest.keySequence(window.canvas.view, window.actions_by_name["redo"].shortcut())
+    assert window.canvas.document.node("welcome").name == "Hello"
+    QTest.keySequence(window.canvas.view, QKeySequence(QKeySequence.StandardKey.SelectAll))
+    assert len(window.canvas.scene.selected_keys()) == 3
+
+
+def test_start_asks_with_the_count_then_starts(
+    window: MainWindow, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window.campaigns.select(2)
+    asked = answer(monkeypatch, QMessageBox.StandardButton.No)
+    window.actions_by_name["start"].trigger()
+    assert len(asked) == 1 and "0 records will enter" in asked[0]
+    with database.read() as s:
+        assert s.get(Campaign, 2).state == "draft"  # type: ignore[union-attr]
+    asked = answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    window.actions_by_name["start"].trigger()
+    with database.read() as s:
+        assert s.get(Campaign, 2).state == "running"  # type: ignore[union-attr]
+    assert window.campaigns.table_rows()[1][1] == "running"
+    assert window.actions_by_name["stop"].isEnabled()
+
+
+def test_problems_list_a_broken_filter_and_a_click_selects_the_node(
+    window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window.campaigns.select(2)
+    assert window.canvas is not None
+    window.canvas.editor.set_field("tag_hot", "filter", [["no_such_field", "=", 1]])
+    lines = [window.problems.item(i).text() for i in range(window.problems.count())]
+    assert any("no_such_field" in line for line in lines), lines
+    row = next(i for i, line in enumerate(lines) if "no_such_field" in line)
+    warned: list[str] = []
+    monkeypatch.setattr(
+        QMessageBox, "warning", staticmethod(lambda _p, _t, text: warned.append(text))
+    )
+    window.actions_by_name["start"].trigger()
+    assert warned and "no_such_field" in warned[0]
+    window.problems.itemClicked.emit(window.problems.item(row))
+    assert window.canvas.scene.selected_keys() == ["tag_hot"]
+
+
+def test_dropping_a_file_imports_it_asking_for_trust(
+    window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = gallery.load_template("welcome_flow")
+    path = tmp_path / "mine.journey.json"
+    path.write_text(campaign_files.dumps(doc), encoding="utf-8")
+    answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(
+        QPointF(QPoint(200, 200)),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+    assert [r[0] for r in window.campaigns.table_rows()].count("Welcome Flow") == 2
+    assert window.canvas is not None and window.current_id() == 3
+
+
+def test_quit_stops_the_engine_and_leaves_no_thread(qtbot: QtBot, database: Database) -> None:
+    from engine.runner import EngineRunner
+
+    before = set(threading.enumerate())
+    runner = EngineRunner(database)
+    w = MainWindow(database, runner)
+    qtbot.addWidget(w)
+    w.show()
+    runner.start()
+    qtbot.waitUntil(lambda: "last pass" in w.status.text(), timeout=10000)
+    w.status.pause_action.trigger()
+    qtbot.waitUntil(lambda: "Engine paused" in w.status.text(), timeout=5000)
+    assert runner.paused
+    w.status.pause_action.trigger()
+    qtbot.waitUntil(lambda: "Engine running" in w.status.text(), timeout=5000)
+    w.quit_action.trigger()
+    assert not runner.running
+    assert not w.isVisible()
+    assert set(threading.enumerate()) <= before
+    assert QSettings("Journeys", "Journeys").value("main/geometry") is not None
+
+
+def test_new_duplicate_rename_archive_and_delete_with_confirmation(
+    window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window.actions_by_name["new"].trigger()
+    assert window.campaigns.table_rows()[-1][:2] == ["New campaign", "draft"]
+    assert window.canvas is not None and len(window.canvas.document) == 0
+    window.campaigns.select(2)
+    window.actions_by_name["duplicate_campaign"].trigger()
+    assert window.campaigns.current_row().name == "Tag Hot Contacts (copy)"  # type: ignore[union-attr]
+    assert window.canvas is not None and len(window.canvas.document) == 3
+    monkeypatch.setattr(
+        "designer.window_commands.QInputDialog.getText",
+        staticmethod(lambda *a, **k: ("Hot copy", True)),
+    )
+    window.actions_by_name["rename"].trigger()
+    names = [r[0] for r in window.campaigns.table_rows()]
+    assert "Hot copy" in names
+    asked = answer(monkeypatch, QMessageBox.StandardButton.No)
+    window.actions_by_name["delete_campaign"].trigger()
+    assert asked and "cannot be undone" in asked[0]
+    assert "Hot copy" in [r[0] for r in window.campaigns.table_rows()]
+    answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    window.actions_by_name["delete_campaign"].trigger()
+    assert "Hot copy" not in [r[0] for r in window.campaigns.table_rows()]
+    assert window.canvas is None
+    window.campaigns.select(1)
+    window.actions_by_name["archive"].trigger()
+    assert [r[0] for r in window.campaigns.table_rows()] == ["Tag Hot Contacts", "New campaign"]
+
+
+def test_editing_a_running_campaign_shows_the_update_banner(
+    window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window.campaigns.select(2)
+    answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    window.actions_by_name["start"].trigger()
+    assert window.canvas is not None and not window.banner.isVisible()
+    assert window.canvas.editor.add_node("sms", (0.0, 600.0), parent="welcome")
+    assert window.banner.isVisible()
+    window.banner.skip_button.click()
+    assert not window.banner.isVisible()
+
+
+def test_window_layout_is_remembered(qtbot: QtBot, database: Database) -> None:
+    first = MainWindow(database)
+    qtbot.addWidget(first)
+    first.show()
+    first.docks["traces"].raise_()
+    first.docks["history"].hide()
+    first.close()
+    second = MainWindow(database)
+    qtbot.addWidget(second)
+    second.show()
+    assert not second.docks["history"].isVisible()
+    second.close()
