@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -119,3 +120,39 @@ def send_test(
         detail=delivery.detail,
         subject=getattr(message, "subject", None),
     )
+
+
+def send_settings_test(session: Session, now: datetime, *, to: str | None = None) -> TestSend:
+    """A fixed test email to ``to`` or the test recipient, through the configured channel.
+
+    It checks the mail settings themselves (server, login, TLS) before any campaign exists;
+    the Settings dialog's "Send test email" button calls it.
+    """
+    from .channels import OutboundEmail
+
+    address = _recipient(session, "email", to)
+    subject = "Journeys test email"
+    text = "This test email shows that Journeys can send through your mail settings."
+    # No campaign gives a sender here: the test recipient writes to itself, as mail
+    # clients' "send a test" do, so the server's relaying rules are checked too.
+    headers = {
+        "From": f"Journeys <{address}>",
+        "To": address,
+        "Subject": subject,
+        "Date": format_datetime(now, usegmt=True),
+        "Message-ID": make_msgid(domain=address.rpartition("@")[2]),
+    }
+    message = OutboundEmail(
+        to=address,
+        subject=subject,
+        html=f"<p>{text}</p>",
+        text=text,
+        headers=headers,
+        is_test=True,
+    )
+    channel = configured_channels(session, now).email
+    try:
+        (delivery,) = channel.send_emails(session, [message])
+    finally:
+        channel.close()
+    return TestSend("email", channel.name, address, delivery.status, delivery.detail, subject)

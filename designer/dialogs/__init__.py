@@ -1,0 +1,1 @@
+"""First-run and housekeeping dialogs: template gallery, CSV import, settings."""

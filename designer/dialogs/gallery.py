@@ -1,0 +1,236 @@
+"""The template gallery (issue 4, items 6 and 8): the first thing an empty database shows.
+
+Each template is a card with its name, target, description and a thumbnail drawn by the
+same scene as the canvas (``designer.render``), so the picture is the journey the user gets.
+Thumbnails are drawn once per process from a scratch SQLite file, never the user's database.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtWidgets import (
+    QDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from designer.canvas import style
+from engine import campaign_files, gallery
+from engine.clock import Clock, SystemClock
+from engine.db import Database
+from engine.errors import UserError
+from engine.fields import model_info
+from engine.records import import_csv
+
+THUMB_WIDTH, THUMB_HEIGHT = 300, 170
+COLUMNS = 3
+_thumbnails: dict[str, QPixmap] = {}
+
+
+def sample_audience_path() -> Path:
+    """The sample contacts shipped in ``resources/sample`` for a first run."""
+    return gallery.resources_dir() / "sample" / "contacts.csv"
+
+
+def template_thumbnails() -> dict[str, QPixmap]:
+    """One pixmap per template key, drawn on first use and kept for the process."""
+    from designer.render import render_campaign
+
+    keys = gallery.template_keys()
+    if all(k in _thumbnails for k in keys):
+        return _thumbnails
+    clock = SystemClock()
+    with tempfile.TemporaryDirectory(prefix="journeys-thumbs-") as folder:
+        scratch = Database(f"sqlite:///{Path(folder) / 'thumbs.db'}")
+        try:
+            for key in keys:
+                with scratch.session() as s:
+                    cid = campaign_files.import_document(
+                        s, gallery.load_template(key), trust=True, now=clock.now()
+                    ).id
+                png = Path(folder) / f"{key}.png"
+                render_campaign(scratch, cid, png, clock)
+                pixmap = QPixmap(str(png))
+                _thumbnails[key] = pixmap.scaled(
+                    THUMB_WIDTH * 2,
+                    THUMB_HEIGHT * 2,
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+        finally:
+            scratch.dispose()
+    return _thumbnails
+
+
+class TemplateCard(QFrame):
+    """One template: thumbnail, name, target, description and "Use this template"."""
+
+    chosen = Signal(str)
+
+    def __init__(self, info: dict[str, Any], pixmap: QPixmap, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.key: str = info["key"]
+        self.setObjectName("templateCard")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setStyleSheet(
+            "#templateCard { border: 1px solid palette(mid); border-radius: 8px;"
+            " background: palette(base); }"
+        )
+        layout = QVBoxLayout(self)
+        self.thumbnail = QLabel()
+        self.thumbnail.setFixedSize(THUMB_WIDTH, THUMB_HEIGHT)
+        self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        canvas = QColor(style.CANVAS).name()
+        self.thumbnail.setStyleSheet(f"background: {canvas}; border-radius: 6px;")
+        if not pixmap.isNull():
+            shown = pixmap.scaled(
+                self.thumbnail.size() * self.devicePixelRatioF(),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+            shown.setDevicePixelRatio(self.devicePixelRatioF())
+            self.thumbnail.setPixmap(shown)
+        layout.addWidget(self.thumbnail)
+        title = QLabel(info["name"])
+        title.setStyleSheet("font-size: 13pt; font-weight: 600;")
+        layout.addWidget(title)
+        target = QLabel(f"Target: {model_info(info['target']).label}s")
+        target.setStyleSheet("color: palette(placeholder-text);")
+        layout.addWidget(target)
+        description = QLabel(info["description"])
+        description.setWordWrap(True)
+        description.setFixedWidth(THUMB_WIDTH)
+        # Wrapped labels report no height-for-width to the grid: reserve four lines.
+        description.setMinimumHeight(description.fontMetrics().lineSpacing() * 4 + 4)
+        description.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(description)
+        layout.addStretch(1)
+        self.button = QPushButton("Use this template")
+        self.button.clicked.connect(lambda: self.chosen.emit(self.key))
+        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignRight)
+
+
+class TemplateGallery(QWidget):
+    """The six templates as cards; choosing one creates a draft campaign from it."""
+
+    campaignCreated = Signal(int)
+    sampleImported = Signal(int)  # number of contacts
+    failed = Signal(str)
+
+    def __init__(self, db: Database, clock: Clock | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.db = db
+        self.clock: Clock = clock or SystemClock()
+        outer = QVBoxLayout(self)
+        heading = QLabel("Start a journey from a template")
+        heading.setStyleSheet("font-size: 18pt; font-weight: 600;")
+        outer.addWidget(heading)
+        intro = QLabel(
+            "Each template is a complete campaign you can adapt. "
+            "No contacts yet? Import the sample audience to try a journey safely."
+        )
+        intro.setWordWrap(True)
+        outer.addWidget(intro)
+        row = QHBoxLayout()
+        self.sample_button = QPushButton("Import sample audience")
+        self.sample_button.setToolTip(f"Imports {sample_audience_path().name}: 30 contacts")
+        self.sample_button.clicked.connect(self.import_sample_audience)
+        row.addWidget(self.sample_button)
+        self.csv_button = QPushButton("Import records from CSV…")
+        self.csv_button.clicked.connect(self.open_csv_import)
+        row.addWidget(self.csv_button)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        row.addWidget(self.status, 1)
+        outer.addLayout(row)
+
+        grid_host = QWidget()
+        grid = QGridLayout(grid_host)
+        grid.setSpacing(16)
+        thumbs = template_thumbnails()
+        self.cards: list[TemplateCard] = []
+        for index, info in enumerate(gallery.list_templates()):
+            card = TemplateCard(info, thumbs.get(info["key"], QPixmap()))
+            card.chosen.connect(self.use_template)
+            grid.addWidget(card, index // COLUMNS, index % COLUMNS)
+            self.cards.append(card)
+        grid.setRowStretch(len(self.cards) // COLUMNS + 1, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        grid_host.setMinimumWidth(grid_host.sizeHint().width())
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(grid_host)
+        outer.addWidget(scroll, 1)
+
+    def use_template(self, key: str) -> int | None:
+        """Create a draft campaign from template ``key``; its id, or None on failure."""
+        try:
+            with self.db.session() as s:
+                campaign_id = campaign_files.import_document(
+                    s, gallery.load_template(key), trust=True, now=self.clock.now()
+                ).id
+        except UserError as exc:
+            self._say(str(exc), error=True)
+            return None
+        self.campaignCreated.emit(campaign_id)
+        return campaign_id
+
+    def import_sample_audience(self) -> int:
+        """Import the shipped sample contacts; how many (0 when refused)."""
+        try:
+            with self.db.session() as s:
+                count = import_csv(s, "contact", sample_audience_path(), now=self.clock.now())
+        except UserError as exc:
+            self._say(str(exc), error=True)
+            return 0
+        self._say(f"{count} sample contacts imported.")
+        self.sample_button.setEnabled(False)
+        self.sampleImported.emit(count)
+        return count
+
+    def open_csv_import(self) -> None:
+        from .csv_import import CsvImportDialog
+
+        dialog = CsvImportDialog(self.db, self.clock, self)
+        dialog.imported.connect(lambda model, n: self._say(f"{n} {model} record(s) imported."))
+        dialog.exec()
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet("color: #b42318;" if error else "color: #067647;")
+        if error:
+            self.failed.emit(text)
+
+
+def choose_template(parent: QWidget | None, db: Database, clock: Clock | None = None) -> int | None:
+    """Show the gallery in a modal dialog; the new campaign's id, or None if cancelled."""
+    dialog = QDialog(parent)
+    dialog.setWindowTitle("New campaign from template")
+    layout = QVBoxLayout(dialog)
+    view = TemplateGallery(db, clock, dialog)
+    layout.addWidget(view)
+    close = QPushButton("Cancel")
+    close.clicked.connect(dialog.reject)
+    layout.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
+    created: list[int] = []
+
+    def done(campaign_id: int) -> None:
+        created.append(campaign_id)
+        dialog.accept()
+
+    view.campaignCreated.connect(done)
+    dialog.resize(1060, 820)
+    dialog.exec()
+    return created[0] if created else None
