@@ -99,6 +99,7 @@ class MainWindow(CampaignCommands, QMainWindow):
         self.empty_label.setWordWrap(True)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty_label)
+        self.gallery: QWidget | None = None  # built on first need: thumbnails take a moment
         self.banner = UpdateBanner()
         self.banner.chosen.connect(self.apply_update)
         centre = QWidget()
@@ -129,6 +130,9 @@ class MainWindow(CampaignCommands, QMainWindow):
             self.bridge = EngineBridge(runner, self)
             self.bridge.countersChanged.connect(self._on_counters)
             self.status.follow(self.bridge)
+        from .inspector import InspectorPanel
+
+        self.set_inspector(InspectorPanel())
         self._make_actions()
         self.refresh()
         self._restore()
@@ -173,6 +177,7 @@ class MainWindow(CampaignCommands, QMainWindow):
         a = self._action
         menu = self.menuBar().addMenu("&File")
         menu.addAction(a("new", "&New Campaign", self.new_campaign, K.New))
+        menu.addAction(a("new_from_template", "New from &Template…", self.new_from_template))
         menu.addAction(a("import", "&Import…", self.import_dialog, K.Open))
         menu.addAction(a("export", "&Export…", self.export_dialog, K.SaveAs))
         menu.addAction(
@@ -181,6 +186,11 @@ class MainWindow(CampaignCommands, QMainWindow):
         menu.addAction(
             a("export_svg", "Export Diagram as S&VG…", lambda: self.export_diagram("svg"))
         )
+        menu.addAction(a("import_records", "Import &Records…", self.import_records))
+        menu.addSeparator()
+        settings_ = a("settings", "&Settings…", self.open_settings, K.Preferences)
+        settings_.setMenuRole(QAction.MenuRole.PreferencesRole)
+        menu.addAction(settings_)
         menu.addSeparator()
         quit_ = a("quit", "&Quit", self.close, K.Quit)
         quit_.setMenuRole(QAction.MenuRole.QuitRole)
@@ -275,6 +285,10 @@ class MainWindow(CampaignCommands, QMainWindow):
             self.undo_group.addStack(canvas.editor.undo_stack)
             self.undo_group.setActiveStack(canvas.editor.undo_stack)
             self.canvas = canvas
+            canvas.scene.selectionChanged.connect(self._on_selection)
+            if self.inspector is not None and hasattr(self.inspector, "set_editor"):
+                self.inspector.set_editor(canvas.editor)
+                self.inspector.show_node(None)
             self.stack.addWidget(canvas)
             self.stack.setCurrentWidget(canvas)
             canvas.minimap.setVisible(self.actions_by_name["overview"].isChecked())
@@ -283,14 +297,38 @@ class MainWindow(CampaignCommands, QMainWindow):
         self.traces.load(campaign_id)
         self._update_actions()
 
+    def _on_selection(self) -> None:
+        """The inspector follows the selection: one node, or the campaign's settings."""
+        if self.canvas is None or self.inspector is None:
+            return
+        keys = self.canvas.scene.selected_keys()
+        if hasattr(self.inspector, "show_node"):
+            self.inspector.show_node(keys[0] if len(keys) == 1 else None)
+
     def _close_canvas(self) -> None:
         canvas, self.canvas = self.canvas, None
+        if self.inspector is not None and hasattr(self.inspector, "set_editor"):
+            self.inspector.set_editor(None)
         if canvas is not None:
             self.undo_group.removeStack(canvas.editor.undo_stack)
             self.stack.removeWidget(canvas)
             canvas.scene.clearSelection()
             canvas.deleteLater()
-        self.stack.setCurrentWidget(self.empty_label)
+        self._show_empty()
+
+    def _show_empty(self) -> None:
+        """The template gallery while the database has no campaign, else a hint."""
+        if self.campaigns.rows:
+            self.stack.setCurrentWidget(self.empty_label)
+            return
+        if self.gallery is None:
+            from .dialogs.gallery import TemplateGallery
+
+            gallery = TemplateGallery(self.db, self.clock)
+            gallery.campaignCreated.connect(self._select)
+            self.gallery = gallery
+            self.stack.addWidget(gallery)
+        self.stack.setCurrentWidget(self.gallery)
 
     def check(self) -> None:
         """Validate the open campaign: problems panel, node badges, E10 banner."""
@@ -319,8 +357,8 @@ class MainWindow(CampaignCommands, QMainWindow):
         for name in ("delete_campaign", "archive", "start"):
             self.actions_by_name[name].setEnabled(bool(row and row.state != "running"))
         self.actions_by_name["stop"].setEnabled(bool(row and row.state == "running"))
-        if not self.campaigns.rows:
-            self.empty_label.setText(EMPTY_TEXT)
+        if self.canvas is None:
+            self._show_empty()
 
     def _on_counters(self, ids: object) -> None:
         self.campaigns.refresh()
@@ -355,7 +393,7 @@ class MainWindow(CampaignCommands, QMainWindow):
         if not self._sized:  # first run, nothing remembered: sensible dock sizes
             self._sized = True
             h, v = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
-            self.resizeDocks([self.docks["campaigns"], self.inspector_dock], [360, 300], h)
+            self.resizeDocks([self.docks["campaigns"], self.inspector_dock], [330, 440], h)
             self.resizeDocks([self.docks["problems"]], [150], v)
             self.resizeDocks([self.docks["campaigns"], self.docks["history"]], [420, 200], v)
 

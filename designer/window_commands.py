@@ -48,6 +48,23 @@ class CampaignCommands:
     def new_campaign(self) -> None:
         self._select(self._run(campaign_ops.new_draft, self.db, self.clock.now()))
 
+    def new_from_template(self) -> None:
+        from .dialogs.gallery import choose_template
+
+        self._select(choose_template(self, self.db, self.clock))  # type: ignore[arg-type]
+
+    def import_records(self) -> None:
+        from .dialogs.csv_import import CsvImportDialog
+
+        dialog = CsvImportDialog(self.db, self.clock, self)  # type: ignore[arg-type]
+        dialog.imported.connect(lambda *_: self.campaigns.refresh())
+        dialog.exec()
+
+    def open_settings(self) -> None:
+        from .dialogs.settings_dialog import SettingsDialog
+
+        SettingsDialog(self.db, self.clock, self).exec()  # type: ignore[arg-type]
+
     def duplicate_campaign(self) -> None:
         if self.current_id():
             self._select(

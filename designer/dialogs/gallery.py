@@ -165,14 +165,33 @@ class TemplateGallery(QWidget):
             card.chosen.connect(self.use_template)
             grid.addWidget(card, index // COLUMNS, index % COLUMNS)
             self.cards.append(card)
-        grid.setRowStretch(len(self.cards) // COLUMNS + 1, 1)
+        self._grid = grid
+        self._columns = COLUMNS
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        grid_host.setMinimumWidth(grid_host.sizeHint().width())
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(grid_host)
         outer.addWidget(scroll, 1)
+        self._scroll = scroll
+        self._reflow(COLUMNS)
+
+    def _reflow(self, columns: int) -> None:
+        """Lay the cards out in as many columns as the width allows (1 to 3)."""
+        self._columns = columns
+        for card in self.cards:
+            self._grid.removeWidget(card)
+        for index, card in enumerate(self.cards):
+            self._grid.addWidget(card, index // columns, index % columns)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        if not self.cards:
+            return
+        card = self.cards[0].sizeHint().width() + self._grid.spacing()
+        fits = max(1, min(COLUMNS, (self._scroll.viewport().width() - 8) // max(card, 1)))
+        if fits != self._columns:
+            self._reflow(fits)
 
     def use_template(self, key: str) -> int | None:
         """Create a draft campaign from template ``key``; its id, or None on failure."""

@@ -59,15 +59,17 @@ def test_window_lists_the_campaigns_with_their_participants(
     assert database_file and database_file in window.status.text()
 
 
-def test_an_empty_database_shows_how_to_get_a_campaign(qtbot: QtBot, db: Database) -> None:
+def test_an_empty_database_shows_the_template_gallery(qtbot: QtBot, db: Database) -> None:
     window = MainWindow(db)
     qtbot.addWidget(window)
     window.show()
 
-    assert window.stack.currentWidget() is window.empty_label
-    assert window.empty_label.isVisible()
-    assert "No campaign yet" in window.empty_label.text()
-    assert "import" in window.empty_label.text()
+    assert window.gallery is not None
+    assert window.stack.currentWidget() is window.gallery
+    # Choosing a template creates the campaign and opens it; the gallery steps aside.
+    window.gallery.use_template("welcome_flow")  # type: ignore[attr-defined]
+    assert [r[0] for r in window.campaigns.table_rows()] == ["Welcome Flow"]
+    assert window.canvas is not None and window.stack.currentWidget() is window.canvas
 
 
 def test_refresh_shows_campaigns_created_meanwhile(

@@ -226,3 +226,15 @@ def test_window_layout_is_remembered(qtbot: QtBot, database: Database) -> None:
     second.show()
     assert not second.docks["history"].isVisible()
     second.close()
+
+
+def test_the_inspector_follows_the_canvas_selection(window: MainWindow) -> None:
+    window.campaigns.select(2)
+    assert window.canvas is not None
+    inspector = window.inspector
+    assert inspector is not None and inspector.editor is window.canvas.editor  # type: ignore[attr-defined]
+    key = next(iter(window.canvas.document.nodes))
+    window.canvas.scene.select_keys([key])
+    assert inspector.key == key  # type: ignore[attr-defined]
+    window.canvas.scene.clearSelection()
+    assert inspector.key is None  # type: ignore[attr-defined]

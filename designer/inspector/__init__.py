@@ -1,0 +1,5 @@
+"""The inspector dock: node and campaign settings (see :mod:`.panel`)."""
+
+from .panel import InspectorPanel
+
+__all__ = ["InspectorPanel"]
