@@ -22,20 +22,17 @@ from base64 import b64encode
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .errors import EngineFailure
+from .tls_options import parse_tls_options
 
 log = logging.getLogger(__name__)
 
 KEYWORD = "JourneysHandled"
 MAX_BYTES = 2 * 1024 * 1024  # enough for any DSN; a reply's 30 MB attachment is not read
 TIMEOUT = 30.0
-TLS_MODES = ("none", "starttls", "ssl")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 _UID = re.compile(rb"\bUID (\d+)")
 
 
@@ -73,22 +70,8 @@ def parse_imap_url(text: str) -> ImapUrl:
         raise ValueError("must name the user to log in as: imaps://user@host/INBOX")
     if parts.fragment:
         raise ValueError("must not have a #fragment")
-    try:
-        query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
-    except ValueError:
-        raise ValueError(f"has an unreadable query {parts.query!r}") from None
-    unknown = sorted(set(query) - {"tls", "verify", "cafile"})
-    if unknown:
-        raise ValueError(f"has unknown option {unknown[0]!r} (known: tls, verify, cafile)")
-    tls = _one(query, "tls") or ("ssl" if parts.scheme == "imaps" else "starttls")
-    if tls not in TLS_MODES:
-        raise ValueError(f"tls={tls} is not one of {', '.join(TLS_MODES)}")
-    verify = (_one(query, "verify") or "true").lower()
-    if verify not in _TRUE | _FALSE:
-        raise ValueError(f"verify={verify} must be true or false")
-    cafile = _one(query, "cafile")
-    if cafile and not Path(cafile).is_file():
-        raise ValueError(f"cafile {cafile} is not a readable file")
+    options = parse_tls_options(parts, "imaps")
+    tls = options.tls
     try:
         port = parts.port or (993 if tls == "ssl" else 143)
     except ValueError:
@@ -99,18 +82,9 @@ def parse_imap_url(text: str) -> ImapUrl:
         user=unquote(parts.username),
         mailbox=unquote(parts.path.strip("/")) or "INBOX",
         tls=tls,
-        verify=verify in _TRUE,
-        cafile=cafile or None,
+        verify=options.verify,
+        cafile=options.cafile,
     )
-
-
-def _one(query: dict[str, list[str]], key: str) -> str | None:
-    values = query.get(key)
-    if not values:
-        return None
-    if len(values) > 1:
-        raise ValueError(f"gives {key} more than once")
-    return values[0].strip()
 
 
 class MailboxError(EngineFailure):

@@ -19,20 +19,17 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy.orm import Session
 
 from .. import mime
+from ..tls_options import parse_tls_options
 from .base import Channel, Delivery, OutboundEmail, OutboundSms
 
 log = logging.getLogger(__name__)
 
-TLS_MODES = ("none", "starttls", "ssl")
 _DEFAULT_PORT = {"none": 25, "starttls": 587, "ssl": 465}
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
@@ -68,22 +65,8 @@ def parse_smtp_url(text: str) -> SmtpUrl:
         )
     if parts.path not in ("", "/") or parts.fragment:
         raise ValueError("must not have a path: smtp://user@host:port?options")
-    try:
-        query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
-    except ValueError:
-        raise ValueError(f"has an unreadable query {parts.query!r}") from None
-    unknown = sorted(set(query) - {"tls", "verify", "cafile"})
-    if unknown:
-        raise ValueError(f"has unknown option {unknown[0]!r} (known: tls, verify, cafile)")
-    tls = _one(query, "tls") or ("ssl" if parts.scheme == "smtps" else "starttls")
-    if tls not in TLS_MODES:
-        raise ValueError(f"tls={tls} is not one of {', '.join(TLS_MODES)}")
-    verify_text = (_one(query, "verify") or "true").lower()
-    if verify_text not in _TRUE | _FALSE:
-        raise ValueError(f"verify={verify_text} must be true or false")
-    cafile = _one(query, "cafile")
-    if cafile and not Path(cafile).is_file():
-        raise ValueError(f"cafile {cafile} is not a readable file")
+    options = parse_tls_options(parts, "smtps")
+    tls = options.tls
     try:
         port = parts.port or _DEFAULT_PORT[tls]
     except ValueError:
@@ -93,18 +76,9 @@ def parse_smtp_url(text: str) -> SmtpUrl:
         port=port,
         tls=tls,
         username=unquote(parts.username) if parts.username else None,
-        verify=verify_text in _TRUE,
-        cafile=cafile or None,
+        verify=options.verify,
+        cafile=options.cafile,
     )
-
-
-def _one(query: dict[str, list[str]], key: str) -> str | None:
-    values = query.get(key)
-    if not values:
-        return None
-    if len(values) > 1:
-        raise ValueError(f"gives {key} more than once")
-    return values[0].strip()
 
 
 def _reply(code: int, text: bytes | str) -> str:
