@@ -121,9 +121,13 @@ class CanvasView(QGraphicsView):
         view = self.viewport().rect()
         if rect.isEmpty() or view.isEmpty():
             return
-        zoom = min(view.width() / rect.width(), view.height() / rect.height(), 1.0)
+        # Keep the journey clear of visible overlays (the minimap sits bottom-right).
+        reserve = max((o.width() + 16 for o in self.overlays if o.isVisible()), default=0)
+        width = max(view.width() - reserve, view.width() // 2)
+        zoom = min(width / rect.width(), view.height() / rect.height(), 1.0)
         self.set_zoom(zoom)
-        self.centerOn(rect.center())
+        shift = (view.width() - width) / 2 / zoom
+        self.centerOn(rect.center() + QPointF(shift, 0))
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         trackpad = not event.pixelDelta().isNull()
