@@ -121,7 +121,12 @@ class MainWindow(CampaignCommands, QMainWindow):
         )
         self._dock("problems", "Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
         self._dock("traces", "Traces", self.traces, Qt.DockWidgetArea.BottomDockWidgetArea)
+        from .test_panel import TestPanel
+
+        self.test_panel = TestPanel(db, self.clock)
+        self._dock("test", "Test", self.test_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.docks["problems"], self.docks["traces"])
+        self.tabifyDockWidget(self.docks["traces"], self.docks["test"])
         self.docks["problems"].raise_()
 
         self.status = EngineStatus(self, describe_location(db), runner, db)
@@ -290,6 +295,7 @@ class MainWindow(CampaignCommands, QMainWindow):
                 self.inspector.set_editor(canvas.editor)
                 self.inspector.show_node(None)
             self.stack.addWidget(canvas)
+            self.test_panel.set_campaign(campaign_id, canvas.document.campaign.target, canvas.scene)
             self.stack.setCurrentWidget(canvas)
             canvas.minimap.setVisible(self.actions_by_name["overview"].isChecked())
             QTimer.singleShot(0, canvas.view.fit)  # once the view has its size
@@ -307,6 +313,7 @@ class MainWindow(CampaignCommands, QMainWindow):
 
     def _close_canvas(self) -> None:
         canvas, self.canvas = self.canvas, None
+        self.test_panel.set_campaign(0, "", None)  # before its scene goes away
         if self.inspector is not None and hasattr(self.inspector, "set_editor"):
             self.inspector.set_editor(None)
         if canvas is not None:

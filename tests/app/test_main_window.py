@@ -238,3 +238,13 @@ def test_the_inspector_follows_the_canvas_selection(window: MainWindow) -> None:
     assert inspector.key == key  # type: ignore[attr-defined]
     window.canvas.scene.clearSelection()
     assert inspector.key is None  # type: ignore[attr-defined]
+
+
+def test_the_test_panel_follows_the_open_campaign(window: MainWindow) -> None:
+    window.campaigns.select(2)
+    assert window.canvas is not None
+    assert window.test_panel.campaign_id == 2
+    assert window.test_panel.scene is window.canvas.scene
+    window.campaigns.select(1)
+    assert window.test_panel.campaign_id == 1
+    assert window.test_panel.scene is window.canvas.scene
