@@ -21,9 +21,11 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QDockWidget,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QStackedWidget,
     QUndoView,
     QVBoxLayout,
@@ -124,7 +126,13 @@ class MainWindow(CampaignCommands, QMainWindow):
         from .test_panel import TestPanel
 
         self.test_panel = TestPanel(db, self.clock)
-        self._dock("test", "Test", self.test_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        # In a scroll area: the bottom docks share a tab group, and the tallest minimum
+        # among them would otherwise set the group's height.
+        test_scroll = QScrollArea()
+        test_scroll.setWidgetResizable(True)
+        test_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        test_scroll.setWidget(self.test_panel)
+        self._dock("test", "Test", test_scroll, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.docks["problems"], self.docks["traces"])
         self.tabifyDockWidget(self.docks["traces"], self.docks["test"])
         self.docks["problems"].raise_()
@@ -399,10 +407,14 @@ class MainWindow(CampaignCommands, QMainWindow):
         super().showEvent(event)
         if not self._sized:  # first run, nothing remembered: sensible dock sizes
             self._sized = True
-            h, v = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
-            self.resizeDocks([self.docks["campaigns"], self.inspector_dock], [330, 440], h)
-            self.resizeDocks([self.docks["problems"]], [150], v)
-            self.resizeDocks([self.docks["campaigns"], self.docks["history"]], [420, 200], v)
+            # After the window system has settled the window's size (Xvfb, real screens).
+            QTimer.singleShot(0, self._initial_sizes)
+
+    def _initial_sizes(self) -> None:
+        h, v = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+        self.resizeDocks([self.docks["campaigns"], self.inspector_dock], [330, 440], h)
+        self.resizeDocks([self.docks["problems"]], [150], v)
+        self.resizeDocks([self.docks["campaigns"], self.docks["history"]], [420, 200], v)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         settings = QSettings(ORGANIZATION, APPLICATION)
