@@ -17,7 +17,7 @@ from engine.errors import EngineFailure, UserError
 from engine.executor import Executor, run_until_idle
 from engine.fields import TARGET_MODELS
 
-from .output import print_json, print_table
+from .output import print_json, print_listing, print_table
 
 
 class Ctx:
@@ -131,10 +131,7 @@ def cmd_export(ctx: Ctx) -> int:
 
 def cmd_templates(ctx: Ctx) -> int:
     items = gallery.list_templates()
-    if ctx.args.json:
-        print_json(items)
-    else:
-        print_table(items, ["key", "name", "target", "description"])
+    print_listing(items, ctx.args.json, ["key", "name", "target", "description"])
     return 0
 
 
@@ -409,14 +406,12 @@ def cmd_traces(ctx: Ctx) -> int:
             state=ctx.args.state,
             include_test=ctx.args.test,
         )
-    if ctx.args.json:
-        print_json(rows)
-    else:
-        print_table(
-            rows,
-            ["id", "activity", "record", "state", "due", "processed_at", "message"],
-            empty="(no trace)",
-        )
+    print_listing(
+        rows,
+        ctx.args.json,
+        ["id", "activity", "record", "state", "due", "processed_at", "message"],
+        empty="(no trace)",
+    )
     return 0
 
 
@@ -467,14 +462,12 @@ def cmd_outbox(ctx: Ctx) -> int:
             }
             for m, cname in s.execute(q)
         ]
-    if ctx.args.json:
-        print_json(rows)
-    else:
-        print_table(
-            rows,
-            ["id", "channel", "to", "subject", "campaign", "activity", "sent_at"],
-            empty="(the outbox is empty)",
-        )
+    print_listing(
+        rows,
+        ctx.args.json,
+        ["id", "channel", "to", "subject", "campaign", "activity", "sent_at"],
+        empty="(the outbox is empty)",
+    )
     return 0
 
 

@@ -35,3 +35,13 @@ def print_table(
     print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for row in cells:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def print_listing(
+    rows: Sequence[dict[str, Any]], as_json: bool, columns: Sequence[str], empty: str = "(nothing)"
+) -> None:
+    """A listing as JSON (every key) or as a table of ``columns`` (the ``--json`` convention)."""
+    if as_json:
+        print_json(list(rows))
+    else:
+        print_table(rows, columns, empty=empty)

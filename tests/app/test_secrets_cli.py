@@ -11,7 +11,7 @@ import pytest
 from app.cli import main
 from tests.memory_keyring import MemoryKeyring, no_keyring, use_keyring
 
-SECRET = "correct horse battery staple"
+SECRET = "fake correct horse battery staple"
 Cli = Callable[..., tuple[str, str]]
 
 

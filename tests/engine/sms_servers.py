@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 SID = "ACtest"
-TWILIO_TOKEN = "twilio-secret"
-JSON_TOKEN = "json-secret"
+TWILIO_TOKEN = "fake-twilio-token"
+JSON_TOKEN = "fake-json-token"
 SENDER = "+15005550006"
 BASE = "https://t.example.com"
 
