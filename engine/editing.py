@@ -69,9 +69,9 @@ def check_trigger(trigger: str, parent_type: str | None) -> None:
         words = catalog.TRIGGER_WORDS[trigger]
         if parent_type is None:
             raise UserError(f"an activity without a parent runs at the beginning, not {words!r}")
+        kind = {"email": "an email", "sms": "an SMS"}.get(parent_type, "a server action")
         raise UserError(
-            f"a child of a {parent_type.replace('_', ' ')} cannot run on {words!r}; "
-            f"valid triggers: {', '.join(allowed)}"
+            f"a child of {kind} cannot run on {words!r}; valid triggers: {', '.join(allowed)}"
         )
 
 

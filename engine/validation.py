@@ -24,6 +24,8 @@ from .fields import JSONK, MANY2MANY, MANY2ONE, MODELS, PHONE
 MAX_SMS_SEGMENTS = 10
 _EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HREF_ATTR = re.compile(r"<a\b[^>]*\bhref\s*=", re.IGNORECASE)
+_URL_RE = re.compile(r"https?://", re.IGNORECASE)
 
 
 def jpath(*parts: str | int) -> str:
@@ -130,6 +132,42 @@ class _Checker:
                 jpath("activities", index[first], "parent"),
                 "the parent links form a cycle: " + ", ".join(steps),
             )
+        self.unreachable(acts, index, graph)
+
+    def unreachable(
+        self, acts: list[dict[str, Any]], index: dict[str, int], graph: nx.DiGraph[str]
+    ) -> None:
+        """Warn about steps that can never run although each link on its own is valid.
+
+        Two cases: a step whose chain of parents never reaches a 'begin' step (it hangs
+        under a loop, or under a step whose own parent is broken — that step carries the
+        error), and a 'clicked' step under a message with nothing to click.
+        """
+        roots = [a["key"] for a in acts if a["trigger"] == "begin" and a.get("parent") is None]
+        reachable = set(roots)
+        for root in roots:
+            if root in graph:
+                reachable |= nx.descendants(graph, root)
+        broken = {p.path.split(".parent")[0] for p in self.problems if p.severity == "error"}
+        for i, act in enumerate(acts):
+            key = act["key"]
+            if key not in reachable and jpath("activities", i) not in broken:
+                self.warn(
+                    jpath("activities", i, "parent"),
+                    "unreachable: no chain of parents leads from a 'begin' step to this one",
+                )
+        for i, act in enumerate(acts):
+            parent = act.get("parent")
+            if act["trigger"] not in ("mail_click", "sms_click") or parent not in index:
+                continue
+            pact = acts[index[parent]]
+            if pact["type"] == "email" and not _has_link_html(pact.get("email") or {}):
+                what = "its parent email has no link"
+            elif pact["type"] == "sms" and not _has_link_text(pact.get("sms") or {}):
+                what = "its parent SMS has no link"
+            else:
+                continue
+            self.warn(jpath("activities", i, "trigger"), f"unreachable: nothing to click, {what}")
 
     def parent(
         self,
@@ -335,6 +373,16 @@ def _address(value: str) -> str:
     from email.utils import parseaddr
 
     return parseaddr(value)[1]
+
+
+def _has_link_html(content: dict[str, Any]) -> bool:
+    """A link may come from a placeholder (links are tracked after rendering)."""
+    return bool(_HREF_ATTR.search(content.get("body_html") or ""))
+
+
+def _has_link_text(content: dict[str, Any]) -> bool:
+    body = content.get("body") or ""
+    return "{{" in body or bool(_URL_RE.search(body))
 
 
 def validate_document(doc: dict[str, Any]) -> list[Problem]:

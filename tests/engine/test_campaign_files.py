@@ -459,6 +459,64 @@ def test_long_sms_is_a_warning_that_does_not_block(db: Database) -> None:
     assert count(db, Campaign) == 1
 
 
+def test_steps_that_can_never_run_are_warned_about() -> None:
+    doc = base_doc()
+    doc["activities"] += [
+        {
+            "key": "clicked",
+            "name": "Clicked",
+            "type": "sms",
+            "parent": "welcome",
+            "trigger": "mail_click",
+            "delay": {"amount": 0, "unit": "hours"},
+            "sms": {"body": "Thanks"},
+        },
+        {
+            "key": "sms_clicked",
+            "name": "SMS clicked",
+            "type": "sms",
+            "parent": "clicked",
+            "trigger": "sms_click",
+            "delay": {"amount": 0, "unit": "hours"},
+            "sms": {"body": "Again"},
+        },
+    ]
+    _cycle(doc)  # 'a' <-> 'b', and 'c' hangs under the loop
+    doc["activities"].append({**doc["activities"][-1], "key": "c", "parent": "b"})
+    found = {(p.path, p.severity, p.message) for p in validate_document(cf.normalize(doc))}
+    assert found == {
+        (
+            "$.activities[2].trigger",
+            "warning",
+            "unreachable: nothing to click, its parent email has no link",
+        ),
+        (
+            "$.activities[3].trigger",
+            "warning",
+            "unreachable: nothing to click, its parent SMS has no link",
+        ),
+        (
+            "$.activities[4].parent",
+            "error",
+            "the parent links form a cycle: 'a' has parent 'b', 'b' has parent 'a'",
+        ),
+        *(
+            (
+                f"$.activities[{i}].parent",
+                "warning",
+                "unreachable: no chain of parents leads from a 'begin' step to this one",
+            )
+            for i in (5, 6)
+        ),
+    }
+    # A link (literal or from a placeholder) makes the click reachable.
+    doc["activities"][0]["email"]["body_html"] = '<a href="{{ record.website }}">Go</a>'
+    doc["activities"][2]["sms"]["body"] = "See https://shop.example/x"
+    paths = {p.path for p in validate_document(cf.normalize(doc))}
+    assert "$.activities[2].trigger" not in paths
+    assert "$.activities[3].trigger" not in paths
+
+
 # --- bad files ------------------------------------------------------------------------------
 
 
