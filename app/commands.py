@@ -180,13 +180,12 @@ def _progress(done: int, total: int) -> None:
 def cmd_list(ctx: Ctx) -> int:
     with ctx.db.read() as s:
         rows = reporting.campaign_list(s)
+    keys = ("id", "name", "state", "target", "participants", "archived")
     if ctx.args.json:
-        print_json(
-            [{k: r[k] for k in ("id", "name", "state", "target", "participants")} for r in rows]
-        )
+        print_json([{k: r[k] for k in keys} for r in rows])
     else:
         print_table(
-            rows,
+            [{**r, "state": r["state"] + (" (archived)" if r["archived"] else "")} for r in rows],
             ["id", "name", "state", "target", "participants"],
             empty="(no campaign yet: try `journeys templates` and `journeys new`)",
         )

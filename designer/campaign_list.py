@@ -2,7 +2,12 @@
 
 Rows are plain data from one grouped query (never ORM objects); no session stays open.
 The list only shows and selects; the main window runs New / Duplicate / Rename / Delete /
-Archive, which it finds in :attr:`CampaignList.actions_by_name`.
+Archive / Restore, and hands the list those actions for its toolbar and context menu.
+
+Archived campaigns are hidden, as in Odoo, until "Show Archived Campaigns" is checked;
+they are then listed in grey italics, their state reading "archived". A running campaign
+is never hidden: the command line can start an archived campaign, and one that sends
+messages must stay in sight (and stoppable), as "running · archived".
 """
 
 from __future__ import annotations
@@ -10,24 +15,35 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QAction, QStandardItem, QStandardItemModel
+from PySide6.QtCore import QPoint, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QAction, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QHBoxLayout,
     QHeaderView,
     QLineEdit,
+    QMenu,
     QTableView,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy import and_, false, func, select
+from sqlalchemy import and_, false, func, or_, select
 
 from engine.db import Database
 from engine.models import Campaign, Participant
 
-COLUMNS = ("Name", "State", "Participants", "Changed")
+# Short headers: the dock is narrow and the name needs the room ("Joined": participants).
+COLUMNS = ("Name", "State", "Joined", "Changed")
+HEADER_TIPS = (
+    "Campaign name",
+    "draft, running or stopped; archived campaigns say so",
+    "Participants: records that joined (test participants not counted)",
+    "Last change (UTC)",
+)
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
+ARCHIVED_TIP = "hidden from the list unless Show Archived Campaigns is checked"
 
 
 @dataclass(frozen=True)
@@ -42,7 +58,10 @@ class CampaignRow:
 
 
 def load_campaigns(db: Database, *, archived: bool = False) -> list[CampaignRow]:
-    """Every campaign with its number of (non-test) participants, in one query."""
+    """The campaigns with their number of (non-test) participants, in one query.
+
+    Archived campaigns come only with ``archived=True`` — except running ones, always.
+    """
     count = func.count(Participant.id)
     cols = (Campaign.id, Campaign.name, Campaign.target, Campaign.state)
     query = (
@@ -55,7 +74,7 @@ def load_campaigns(db: Database, *, archived: bool = False) -> list[CampaignRow]
         .order_by(Campaign.id)
     )
     if not archived:
-        query = query.where(Campaign.archived == false())
+        query = query.where(or_(Campaign.archived == false(), Campaign.state == "running"))
     with db.read() as session:
         return [CampaignRow(*row) for row in session.execute(query).all()]
 
@@ -71,6 +90,8 @@ class CampaignList(QWidget):
         self.rows: list[CampaignRow] = []
         self.model = QStandardItemModel(0, len(COLUMNS), self)
         self.model.setHorizontalHeaderLabels(COLUMNS)
+        for column, tip in enumerate(HEADER_TIPS):
+            self.model.horizontalHeaderItem(column).setToolTip(tip)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
@@ -94,41 +115,106 @@ class CampaignList(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
+        self.context_actions: list[QAction | None] = []  # None: a separator
+        self.show_archived_action = QAction("Show Arc&hived Campaigns", self)
+        self.show_archived_action.setCheckable(True)
+        self.show_archived_action.setToolTip("List archived campaigns too (in grey italics)")
+        self.show_archived_action.toggled.connect(self._on_show_archived)
+        self.show_archived_action.setIconText("Archived")  # the button stays narrow
+        archived_button = QToolButton()
+        archived_button.setDefaultAction(self.show_archived_action)
+        archived_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.archived_button = archived_button
         self.toolbar = QToolBar()
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        search_row = QHBoxLayout()
+        search_row.setContentsMargins(0, 0, 0, 0)
+        search_row.addWidget(self.search, 1)
+        search_row.addWidget(archived_button)
         box = QVBoxLayout(self)
         box.setContentsMargins(4, 4, 4, 4)
-        box.addWidget(self.search)
+        box.addLayout(search_row)
         box.addWidget(self.toolbar)
         box.addWidget(self.view, 1)
 
     def add_actions(self, actions: list[QAction]) -> None:
         self.toolbar.addActions(actions)
 
+    def set_context_actions(self, actions: list[QAction | None]) -> None:
+        """What a right click on a campaign offers (hidden or disabled actions skipped)."""
+        self.context_actions = list(actions)
+
+    def context_menu(self) -> QMenu:
+        """The context menu for the current campaign, built from the enabled actions."""
+        menu = QMenu(self)
+        for action in self.context_actions:
+            if action is None:
+                menu.addSeparator()
+            elif action.isVisible() and action.isEnabled():
+                menu.addAction(action)
+        return menu
+
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.view.indexAt(pos)
+        if not index.isValid():
+            return
+        self.select(int(index.data(ID_ROLE)))
+        menu = self.context_menu()
+        if not menu.isEmpty():
+            menu.exec(self.view.viewport().mapToGlobal(pos))
+        menu.deleteLater()
+
+    @property
+    def showing_archived(self) -> bool:
+        return self.show_archived_action.isChecked()
+
+    def set_show_archived(self, on: bool) -> None:
+        self.show_archived_action.setChecked(on)
+
+    def _on_show_archived(self, _on: bool) -> None:
+        self.refresh()
+
     def refresh(self) -> None:
         """Reload the rows, keeping the selection."""
         current = self.current_id()
-        self.rows = load_campaigns(self.db)
+        self.rows = load_campaigns(self.db, archived=self.showing_archived)
         selection = self.view.selectionModel()
         blocked = selection.blockSignals(True)  # rebuilding is not the user choosing
         self.view.setSortingEnabled(False)
         self.model.setRowCount(0)
         for row in self.rows:
-            changed = row.updated_at.strftime("%d %b") if row.updated_at else ""
-            items = [QStandardItem(v) for v in (row.name, row.state, "", changed)]
-            items[2].setData(row.participants, Qt.ItemDataRole.DisplayRole)
-            items[2].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            items[0].setToolTip(f"{row.name} · #{row.id} · {row.target}")
-            if row.updated_at:
-                items[3].setToolTip(f"{row.updated_at:%Y-%m-%d %H:%M} UTC")
-            for item in items:
-                item.setData(row.id, ID_ROLE)
-            self.model.appendRow(items)
+            self.model.appendRow(self._items(row))
         self.view.setSortingEnabled(True)
         found = self.select(current, emit=False)
         selection.blockSignals(blocked)
         if current and not found:
             self.campaignSelected.emit(0)
+
+    def _items(self, row: CampaignRow) -> list[QStandardItem]:
+        changed = row.updated_at.strftime("%d %b") if row.updated_at else ""
+        state = row.state
+        if row.archived:  # a running one says both: it runs although put away
+            state = "running · archived" if row.state == "running" else "archived"
+        items = [QStandardItem(v) for v in (row.name, state, "", changed)]
+        items[2].setData(row.participants, Qt.ItemDataRole.DisplayRole)
+        items[2].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        items[0].setToolTip(f"{row.name} · #{row.id} · {row.target}")
+        if row.updated_at:
+            items[3].setToolTip(f"{row.updated_at:%Y-%m-%d %H:%M} UTC")
+        if row.archived:
+            muted = self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+            font = self.view.font()
+            font.setItalic(True)
+            for item in items:
+                item.setFont(font)
+                item.setForeground(muted)
+            items[0].setToolTip(f"{row.name} · #{row.id} · {row.target} · archived")
+            items[1].setToolTip(f"{row.state}, archived: {ARCHIVED_TIP}")
+        for item in items:
+            item.setData(row.id, ID_ROLE)
+        return items
 
     def current_id(self) -> int:
         index = self.view.currentIndex()

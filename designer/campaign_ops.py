@@ -53,11 +53,22 @@ def delete(db: Database, campaign_id: int) -> None:
 
 
 def archive(db: Database, campaign_id: int, now: datetime) -> None:
+    """Put a campaign away (hidden from the list); a running one must be stopped first."""
     with db.session() as s:
         campaign = campaigns.find_campaign(s, campaign_id)
         if campaign.state == "running":
             raise UserError(f"stop {campaign.name!r} before archiving it")
         campaign.archived = True
+        campaign.updated_at = now
+
+
+def unarchive(db: Database, campaign_id: int, now: datetime) -> None:
+    """Bring an archived campaign back to the list, in the state it was archived in."""
+    with db.session() as s:
+        campaign = campaigns.find_campaign(s, campaign_id)
+        if not campaign.archived:
+            raise UserError(f"{campaign.name!r} is not archived")
+        campaign.archived = False
         campaign.updated_at = now
 
 

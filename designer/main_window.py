@@ -68,6 +68,19 @@ ACTION_TEXTS = {
     "arrange": ("&Arrange Automatically", "Ctrl+Shift+L"),
     "overview": ("Show &Overview", None),
 }
+# What a right click on a campaign in the list offers ("": a separator).
+CONTEXT_ACTIONS = (
+    "start",
+    "stop",
+    "",
+    "duplicate_campaign",
+    "rename",
+    "export",
+    "",
+    "archive",
+    "restore",
+    "delete_campaign",
+)
 Yes = QMessageBox.StandardButton.Yes
 
 
@@ -225,6 +238,8 @@ class MainWindow(CampaignCommands, QMainWindow):
             for name in names:
                 menus[menu_name].addAction(self._forward(name))
         view.addSeparator()
+        view.addAction(self.campaigns.show_archived_action)
+        view.addSeparator()
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
         camp = self.menuBar().addMenu("&Campaign")
@@ -234,19 +249,30 @@ class MainWindow(CampaignCommands, QMainWindow):
         camp.addAction(a("duplicate_campaign", "&Duplicate", self.duplicate_campaign))
         camp.addAction(a("rename", "Re&name…", self.rename_campaign, "F2"))
         camp.addAction(a("archive", "&Archive", self.archive_campaign))
+        camp.addAction(a("restore", "Rest&ore from Archive", self.restore_campaign))
         camp.addAction(a("delete_campaign", "De&lete…", self.delete_campaign))
         camp.addSeparator()
         camp.addAction(a("refresh", "Re&fresh", self.refresh, K.Refresh))
         camp.addAction(self.status.pause_action)
         self.refresh_action = self.actions_by_name["refresh"]
-        short = {"new": "New", "duplicate_campaign": "Duplicate", "delete_campaign": "Delete"}
+        short = {
+            "new": "New",
+            "duplicate_campaign": "Duplicate",
+            "delete_campaign": "Delete",
+            "restore": "Restore",
+        }
         for name, text in short.items():
             self.actions_by_name[name].setIconText(text)
+        self.actions_by_name["restore"].setToolTip("Restore the archived campaign to the list")
         self.campaigns.add_actions(
             [
                 self.actions_by_name[n]
-                for n in ("new", "duplicate_campaign", "rename", "archive", "delete_campaign")
+                for n in ("new", "duplicate_campaign", "rename", "archive", "restore")
             ]
+            + [self.actions_by_name["delete_campaign"]]
+        )
+        self.campaigns.set_context_actions(
+            [self.actions_by_name.get(n) if n else None for n in CONTEXT_ACTIONS]
         )
         bar = self.addToolBar("Main")
         bar.setObjectName("main-toolbar")
@@ -274,6 +300,7 @@ class MainWindow(CampaignCommands, QMainWindow):
     # --- campaigns ---------------------------------------------------------------------------
     def refresh(self) -> None:
         self.campaigns.refresh()
+        self.test_panel.reload()
         if (
             self.canvas is not None
             and self.campaigns.current_id() != self.canvas.document.campaign.id
@@ -369,17 +396,34 @@ class MainWindow(CampaignCommands, QMainWindow):
         opened = self.canvas is not None
         for name in ("export", "export_png", "export_svg", "duplicate_campaign", "rename"):
             self.actions_by_name[name].setEnabled(opened)
-        for name in ("delete_campaign", "archive", "start"):
-            self.actions_by_name[name].setEnabled(bool(row and row.state != "running"))
-        self.actions_by_name["stop"].setEnabled(bool(row and row.state == "running"))
+        running = bool(row and row.state == "running")
+        archived = bool(row and row.archived)
+        for name in ("delete_campaign", "archive"):
+            self.actions_by_name[name].setEnabled(bool(row) and not running)
+        # An archived campaign is put away: restore it before starting it again.
+        self.actions_by_name["start"].setEnabled(bool(row) and not running and not archived)
+        self.actions_by_name["stop"].setEnabled(running)
+        # Archive or Restore, whichever applies (as Odoo's Archive / Unarchive).
+        self.actions_by_name["archive"].setVisible(not archived)
+        self.actions_by_name["restore"].setVisible(archived)
+        self.actions_by_name["restore"].setEnabled(archived)
         if self.canvas is None:
             self._show_empty()
+
+    def restore_campaign(self) -> None:
+        """Bring the selected archived campaign back to the list (Odoo's Unarchive)."""
+        row = self.campaigns.current_row()
+        if row is None or not row.archived:
+            return
+        self._run(campaign_ops.unarchive, self.db, row.id, self.clock.now())
+        self._select(row.id)
 
     def _on_counters(self, ids: object) -> None:
         self.campaigns.refresh()
         if self.canvas is not None and self.current_id() in (ids or set()):  # type: ignore[operator]
             self.canvas.refresh_stats()
             self.traces.load(self.current_id())
+            self.test_panel.reload()  # the engine may have run a due test step
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if any(u.toLocalFile().endswith(".json") for u in event.mimeData().urls()):

@@ -3,11 +3,17 @@
 Choose a record, launch a test participant, then run or cancel each scheduled step and
 simulate what the recipient does with each sent message. The participant's path is
 highlighted on the canvas and the selected step's message is previewed.
+
+The highlight is view state on the scene's items, so it is applied again whenever the
+scene makes its items anew (``CampaignScene.rebuilt``: an edit, an undo, a reload) and
+cleared when the test participant is gone, cleared by the user, or the campaign changes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -25,6 +31,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import Shiboken
 from sqlalchemy import select
 
 from engine import campaigns, interactions, reporting
@@ -32,8 +39,10 @@ from engine.clock import Clock
 from engine.db import Database
 from engine.errors import UserError
 from engine.executor import Executor
-from engine.models import Activity, Campaign, OutboxMessage, Trace
+from engine.models import Activity, Campaign, OutboxMessage, Participant, Trace
 from engine.records.read import list_records
+
+from .theme import status_css
 
 COLUMNS = ("Activity", "State", "Due", "Message")
 FIELDS = ("activity", "state", "due", "message")
@@ -44,11 +53,19 @@ DIMMED = 0.3
 EMAIL_ACTIONS = {"Opened": "open", "Clicked": "click", "Replied": "reply", "Bounced": "bounce"}
 SMS_ACTIONS = {"Clicked": "sms_click", "Bounced": "sms_bounce"}
 ACTIONS_BY_TYPE = {"email": EMAIL_ACTIONS, "sms": SMS_ACTIONS}
+BUTTON_TIPS = {
+    "Run now": "Run the selected step now instead of waiting for its delay",
+    "Cancel": "Cancel the selected step (what follows it will not run)",
+    "Opened": "Simulate the recipient opening the selected message",
+    "Clicked": "Simulate the recipient clicking a link in the selected message",
+    "Replied": "Simulate the recipient replying to the selected email",
+    "Bounced": "Simulate the selected message bouncing",
+}
 
 
 def highlight(scene: Any, keys: set[str]) -> None:
     """Dim every activity (and its incoming link) of ``scene`` not in ``keys``."""
-    if scene is None:
+    if scene is None or not Shiboken.isValid(scene):  # gone with its canvas
         return
     for key, item in scene.item_for_key.items():
         item.setOpacity(1.0 if key in keys else DIMMED)
@@ -58,6 +75,18 @@ def highlight(scene: Any, keys: set[str]) -> None:
 
 def clear_highlight(scene: Any) -> None:
     highlight(scene, set(getattr(scene, "item_for_key", {})) if scene is not None else set())
+
+
+class RecordChooser(QComboBox):
+    """A combo box that reads its records again each time its list opens."""
+
+    def __init__(self, before_popup: Callable[[], None], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._before_popup = before_popup
+
+    def showPopup(self) -> None:
+        self._before_popup()
+        super().showPopup()
 
 
 class TestPanel(QWidget):
@@ -74,14 +103,22 @@ class TestPanel(QWidget):
         self.rows: list[dict[str, Any]] = []
         self.types: dict[str, str] = {}
 
-        self.records = QComboBox()
-        self.records.setMinimumContentsLength(20)
+        self.records = RecordChooser(self._before_popup)
+        self.records.setMinimumContentsLength(16)
+        self.records.setToolTip("The record to send through the campaign as a test")
         self.launch_button = QPushButton("Launch test")
         self.launch_button.clicked.connect(self.launch)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip(
+            "Stop following this test participant: the canvas is shown in full again "
+            "(its steps stay recorded)"
+        )
+        self.clear_button.clicked.connect(self.clear_test)
         top = QHBoxLayout()
         top.addWidget(QLabel("Record:"))
         top.addWidget(self.records, 1)
         top.addWidget(self.launch_button)
+        top.addWidget(self.clear_button)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -94,61 +131,115 @@ class TestPanel(QWidget):
         header.setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._selection_changed)
 
+        # One row of controls, so that the steps get the height of a short bottom dock.
         self.buttons: dict[str, QPushButton] = {}
-        actions = QHBoxLayout()
         for label in ("Run now", "Cancel", "Opened", "Clicked", "Replied", "Bounced"):
             button = QPushButton(label)
             button.clicked.connect(lambda _=False, name=label: self.act(name))
             self.buttons[label] = button
-            actions.addWidget(button)
-        actions.addStretch(1)
+            button.setToolTip(BUTTON_TIPS[label])
+            if label == "Opened":
+                top.addSpacing(12)
+                top.addWidget(QLabel("Simulate:"))
+            elif label == "Run now":
+                top.addSpacing(12)
+                top.addWidget(QLabel("Step:"))
+            top.addWidget(button)
 
         self.preview = QTextBrowser()
         self.preview.setOpenExternalLinks(False)
         self.preview.setOpenLinks(False)
         self.error = QLabel()
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b00020")
+        self.error.setStyleSheet(status_css(True))
         self.error.setVisible(False)
 
-        split = QSplitter(Qt.Orientation.Vertical)
+        split = QSplitter(Qt.Orientation.Horizontal)  # steps beside the message preview
         split.addWidget(self.table)
         split.addWidget(self.preview)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setChildrenCollapsible(False)
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addLayout(actions)
         layout.addWidget(split, 1)
         layout.addWidget(self.error)
         self._update_buttons()
 
     # --- campaign --------------------------------------------------------------------------
     def set_campaign(self, campaign_id: int, target_model: str, scene: Any = None) -> None:
-        if self.scene is not None and self.scene is not scene:
-            clear_highlight(self.scene)
+        """Follow another campaign (0: none) drawn in ``scene``; any test is forgotten."""
+        self._follow_scene(scene)
         self.campaign_id = campaign_id
         self.target_model = target_model
-        self.scene = scene
         self.participant_id = None
         self.records.clear()
+        self.types = {}
         self._show_error("")
         if campaign_id and target_model:
-            try:
-                with self.db.read() as s:
-                    rows = list_records(s, target_model, limit=RECORD_LIMIT)
-                    self.types = dict(
-                        s.execute(
-                            select(Activity.key, Activity.type).where(
-                                Activity.campaign_id == campaign_id
-                            )
-                        ).all()
-                    )
-            except UserError as e:
-                rows = []
-                self._show_error(str(e))
-            for row in rows:
-                label = row.get("name") or row.get("email") or f"#{row['id']}"
-                self.records.addItem(f"{label} (#{row['id']})", row["id"])
+            self._load_records()
+            self._load_types()
+        self.refresh()
+
+    def _load_records(self) -> None:
+        """The records one can test with, keeping the one chosen."""
+        chosen = self.records.currentData()
+        try:
+            with self.db.read() as s:
+                rows = list_records(s, self.target_model, limit=RECORD_LIMIT)
+        except UserError as e:
+            rows = []
+            self._show_error(str(e))
+        self.records.clear()
+        for row in rows:
+            label = row.get("name") or row.get("email") or f"#{row['id']}"
+            self.records.addItem(f"{label} (#{row['id']})", row["id"])
+        if chosen is not None and self.records.findData(chosen) >= 0:
+            self.records.setCurrentIndex(self.records.findData(chosen))
+        self._update_buttons()
+
+    def _before_popup(self) -> None:
+        """Records imported meanwhile (File ▸ Import Records) are offered too."""
+        if self.campaign_id and self.target_model:
+            self._load_records()
+
+    def _follow_scene(self, scene: Any) -> None:
+        """Re-apply the highlight whenever ``scene`` remakes its items; let the old go."""
+        old, self.scene = self.scene, scene
+        if old is not None and Shiboken.isValid(old):
+            if old is not scene:
+                clear_highlight(old)
+            if hasattr(old, "rebuilt"):  # connected below when it was set
+                with contextlib.suppress(RuntimeError, TypeError):
+                    old.rebuilt.disconnect(self._on_scene_rebuilt)
+        if scene is not None and hasattr(scene, "rebuilt"):
+            scene.rebuilt.connect(self._on_scene_rebuilt)
+
+    def _load_types(self) -> None:
+        if not self.campaign_id:
+            self.types = {}
+            return
+        with self.db.read() as s:
+            query = select(Activity.key, Activity.type).where(
+                Activity.campaign_id == self.campaign_id
+            )
+            self.types = {key: type_ for key, type_ in s.execute(query).all()}
+
+    def _on_scene_rebuilt(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the test participant's steps again (after an edit, or an engine pass)."""
+        if self.participant_id is not None:
+            self._load_types()
+        current = self.current_row()
+        self.refresh(current["id"] if current else None)
+
+    def clear_test(self) -> None:
+        """Stop following the test participant: no steps listed, nothing dimmed."""
+        self.participant_id = None
+        self._show_error("")
         self.refresh()
 
     # --- actions ---------------------------------------------------------------------------
@@ -237,6 +328,9 @@ class TestPanel(QWidget):
         if not self.campaign_id or self.participant_id is None:
             return []
         with self.db.read() as s:
+            if s.get(Participant, self.participant_id) is None:  # deleted meanwhile
+                self.participant_id = None
+                return []
             ids = set(
                 s.scalars(select(Trace.id).where(Trace.participant_id == self.participant_id))
             )
@@ -276,6 +370,7 @@ class TestPanel(QWidget):
         for label in ("Opened", "Clicked", "Replied", "Bounced"):
             self.buttons[label].setEnabled(label in kinds)
         self.launch_button.setEnabled(bool(self.campaign_id) and self.records.count() > 0)
+        self.clear_button.setEnabled(self.participant_id is not None)
 
     def _show_preview(self, row: dict[str, Any] | None) -> None:
         if row is None:

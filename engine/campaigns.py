@@ -59,6 +59,8 @@ def start(session: Session, campaign: Campaign, now: datetime) -> int:
 
     if campaign.state == "running":
         raise UserError(f"campaign {campaign.name!r} is already running")
+    if campaign.archived:
+        raise UserError(f"campaign {campaign.name!r} is archived: restore it before starting it")
     problems = [p for p in validate_campaign(session, campaign.id) if p.severity == "error"]
     if problems:
         raise ValidationError(problems, title=f"cannot start {campaign.name!r}")

@@ -31,6 +31,9 @@ class CampaignScene(QGraphicsScene):
     """Items for one document. ``editor`` is None for a read-only scene (render)."""
 
     message = Signal(str)  # refusals and hints for the status bar
+    # Activity items were made anew (a reload, an undo, an added or removed step): view
+    # state kept on items by others — the test path's highlight — must be applied again.
+    rebuilt = Signal()
 
     def __init__(
         self,
@@ -50,6 +53,7 @@ class CampaignScene(QGraphicsScene):
         self.start_item.show_handle = editor is not None
         self.addItem(self.start_item)
         self._auto: dict[str, Position] = {}
+        self._items_changed = False
         from .interactions import Interactions, MenuChooser
 
         self.chooser = MenuChooser()
@@ -77,6 +81,7 @@ class CampaignScene(QGraphicsScene):
         for node in self.document.nodes.values():
             self._make_edge(node)
         self._on_campaign("")
+        self._items_changed = True
         self.relayout()
 
     def _make_item(self, node: Node) -> ActivityNode:
@@ -115,6 +120,9 @@ class CampaignScene(QGraphicsScene):
         for key in self.edge_for_key:
             self._update_edge(key)
         self.update_scene_rect()
+        if self._items_changed:  # once per edit, when the items are all in place
+            self._items_changed = False
+            self.rebuilt.emit()
 
     def position_of(self, key: str) -> Position:
         """Where ``key`` is drawn (stored or automatic), as a card centre."""
@@ -172,11 +180,13 @@ class CampaignScene(QGraphicsScene):
     def _on_added(self, node: Node) -> None:
         self._make_item(node)
         self._make_edge(node)
+        self._items_changed = True
 
     def _on_removed(self, key: str) -> None:
         for item in (self.item_for_key.pop(key, None), self.edge_for_key.pop(key, None)):
             if item is not None:
                 self.removeItem(item)
+        self._items_changed = True
 
     def _on_changed(self, key: str, field: str) -> None:
         node = self.document.node(key)

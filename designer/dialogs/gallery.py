@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
@@ -21,11 +21,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
 
 from designer.canvas import style
+from designer.theme import status_css
 from engine import campaign_files, gallery
 from engine.clock import Clock, SystemClock
 from engine.db import Database
@@ -33,8 +35,10 @@ from engine.errors import UserError
 from engine.fields import model_info
 from engine.records import import_csv
 
-THUMB_WIDTH, THUMB_HEIGHT = 300, 170
-COLUMNS = 3
+THUMB_WIDTH, THUMB_HEIGHT = 300, 170  # the thumbnail's aspect; drawn at twice this size
+CARD_MIN, CARD_MAX, CARD_FLOOR = 200, 340, 170  # card widths: wished, largest, smallest
+CARD_MARGIN = 10
+SPACING = 16
 _thumbnails: dict[str, QPixmap] = {}
 
 
@@ -73,6 +77,22 @@ def template_thumbnails() -> dict[str, QPixmap]:
     return _thumbnails
 
 
+def flow_columns(width: int, count: int, spacing: int = SPACING) -> tuple[int, int]:
+    """Columns and card width for ``count`` cards in ``width`` pixels.
+
+    As many columns as cards of ``CARD_MIN`` fit, then balanced (six cards that would
+    fit four to a row go three by two rather than four and two), cards grown up to
+    ``CARD_MAX`` to fill the row; never narrower than the width allows for one column.
+    """
+    if count <= 0:
+        return 1, CARD_MIN
+    fit = max(1, min(count, (width + spacing) // (CARD_MIN + spacing)))
+    rows = -(-count // fit)
+    columns = -(-count // rows)
+    card = (width - spacing * (columns - 1)) // columns
+    return columns, max(CARD_FLOOR, min(CARD_MAX, card))
+
+
 class TemplateCard(QFrame):
     """One template: thumbnail, name, target, description and "Use this template"."""
 
@@ -81,6 +101,8 @@ class TemplateCard(QFrame):
     def __init__(self, info: dict[str, Any], pixmap: QPixmap, parent: QWidget | None = None):
         super().__init__(parent)
         self.key: str = info["key"]
+        self.pixmap = pixmap
+        self.card_width = 0
         self.setObjectName("templateCard")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setStyleSheet(
@@ -88,37 +110,55 @@ class TemplateCard(QFrame):
             " background: palette(base); }"
         )
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(CARD_MARGIN, CARD_MARGIN, CARD_MARGIN, CARD_MARGIN)
         self.thumbnail = QLabel()
-        self.thumbnail.setFixedSize(THUMB_WIDTH, THUMB_HEIGHT)
         self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
         canvas = QColor(style.CANVAS).name()
         self.thumbnail.setStyleSheet(f"background: {canvas}; border-radius: 6px;")
-        if not pixmap.isNull():
-            shown = pixmap.scaled(
-                self.thumbnail.size() * self.devicePixelRatioF(),
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-            shown.setDevicePixelRatio(self.devicePixelRatioF())
-            self.thumbnail.setPixmap(shown)
+        self.thumbnail.setToolTip(f"The journey {info['name']!r} creates")
         layout.addWidget(self.thumbnail)
-        title = QLabel(info["name"])
-        title.setStyleSheet("font-size: 13pt; font-weight: 600;")
-        layout.addWidget(title)
+        self.title = QLabel(info["name"])
+        self.title.setWordWrap(True)
+        self.title.setStyleSheet("font-size: 13pt; font-weight: 600;")
+        layout.addWidget(self.title)
         target = QLabel(f"Target: {model_info(info['target']).label}s")
         target.setStyleSheet("color: palette(placeholder-text);")
         layout.addWidget(target)
-        description = QLabel(info["description"])
-        description.setWordWrap(True)
-        description.setFixedWidth(THUMB_WIDTH)
-        # Wrapped labels report no height-for-width to the grid: reserve four lines.
-        description.setMinimumHeight(description.fontMetrics().lineSpacing() * 4 + 4)
-        description.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        layout.addWidget(description)
+        self.description = QLabel(info["description"])
+        self.description.setWordWrap(True)
+        self.description.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.description)
         layout.addStretch(1)
         self.button = QPushButton("Use this template")
         self.button.clicked.connect(lambda: self.chosen.emit(self.key))
         layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignRight)
+        self.set_card_width(THUMB_WIDTH + 2 * CARD_MARGIN)
+
+    def set_card_width(self, width: int) -> None:
+        """Size the card, its thumbnail (same aspect) and the text wrapped inside."""
+        if width == self.card_width:
+            return
+        self.card_width = width
+        self.setFixedWidth(width)
+        inner = width - 2 * CARD_MARGIN
+        size = QSize(inner, round(inner * THUMB_HEIGHT / THUMB_WIDTH))
+        self.thumbnail.setFixedSize(size)
+        if not self.pixmap.isNull():
+            ratio = self.devicePixelRatioF()
+            shown = self.pixmap.scaled(
+                size * ratio,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+            shown.setDevicePixelRatio(ratio)
+            self.thumbnail.setPixmap(shown)
+        # Wrapped labels report no height-for-width to the grid: give them their height.
+        for label in (self.title, self.description):
+            label.setFixedWidth(inner)
+            wrapped = label.fontMetrics().boundingRect(
+                0, 0, inner, 10_000, Qt.TextFlag.TextWordWrap, label.text()
+            )
+            label.setMinimumHeight(wrapped.height() + 4)
 
 
 class TemplateGallery(QWidget):
@@ -135,6 +175,7 @@ class TemplateGallery(QWidget):
         outer = QVBoxLayout(self)
         heading = QLabel("Start a journey from a template")
         heading.setStyleSheet("font-size: 18pt; font-weight: 600;")
+        heading.setWordWrap(True)
         outer.addWidget(heading)
         intro = QLabel(
             "Each template is a complete campaign you can adapt. "
@@ -150,48 +191,59 @@ class TemplateGallery(QWidget):
         self.csv_button = QPushButton("Import records from CSV…")
         self.csv_button.clicked.connect(self.open_csv_import)
         row.addWidget(self.csv_button)
+        row.addStretch(1)
+        outer.addLayout(row)
         self.status = QLabel()
         self.status.setWordWrap(True)
-        row.addWidget(self.status, 1)
-        outer.addLayout(row)
+        self.status.setVisible(False)
+        outer.addWidget(self.status)
 
         grid_host = QWidget()
         grid = QGridLayout(grid_host)
-        grid.setSpacing(16)
+        grid.setSpacing(SPACING)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         thumbs = template_thumbnails()
         self.cards: list[TemplateCard] = []
-        for index, info in enumerate(gallery.list_templates()):
+        for info in gallery.list_templates():
             card = TemplateCard(info, thumbs.get(info["key"], QPixmap()))
             card.chosen.connect(self.use_template)
-            grid.addWidget(card, index // COLUMNS, index % COLUMNS)
             self.cards.append(card)
         self._grid = grid
-        self._columns = COLUMNS
+        self.columns = 0
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(grid_host)
-        outer.addWidget(scroll, 1)
         self._scroll = scroll
-        self._reflow(COLUMNS)
+        outer.addWidget(scroll, 1)
+        self._reflow()
+        scroll.installEventFilter(self)
 
-    def _reflow(self, columns: int) -> None:
-        """Lay the cards out in as many columns as the width allows (1 to 3)."""
-        self._columns = columns
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize and watched is self._scroll:
+            self._reflow()
+        return super().eventFilter(watched, event)
+
+    def _available_width(self) -> int:
+        """The scroll area's width less a vertical scroll bar, shown or not (so that one
+        appearing cannot change the columns and make itself disappear again)."""
+        bar = self._scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        return self._scroll.width() - 2 * self._scroll.frameWidth() - bar - 4
+
+    def _reflow(self) -> None:
+        """Lay the cards out in as many columns as the width allows, all of one width."""
+        columns, width = flow_columns(self._available_width(), len(self.cards))
+        for card in self.cards:
+            card.set_card_width(width)
+        if columns == self.columns:
+            return
+        self.columns = columns
         for card in self.cards:
             self._grid.removeWidget(card)
         for index, card in enumerate(self.cards):
             self._grid.addWidget(card, index // columns, index % columns)
-
-    def resizeEvent(self, event: Any) -> None:
-        super().resizeEvent(event)
-        if not self.cards:
-            return
-        card = self.cards[0].sizeHint().width() + self._grid.spacing()
-        fits = max(1, min(COLUMNS, (self._scroll.viewport().width() - 8) // max(card, 1)))
-        if fits != self._columns:
-            self._reflow(fits)
 
     def use_template(self, key: str) -> int | None:
         """Create a draft campaign from template ``key``; its id, or None on failure."""
@@ -228,7 +280,8 @@ class TemplateGallery(QWidget):
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.status.setText(text)
-        self.status.setStyleSheet("color: #b42318;" if error else "color: #067647;")
+        self.status.setStyleSheet(status_css(error))
+        self.status.setVisible(bool(text))
         if error:
             self.failed.emit(text)
 

@@ -1,7 +1,12 @@
-"""The minimal main window, offscreen: campaigns, empty state, refresh, run_gui's life cycle."""
+"""The minimal main window, offscreen: campaigns, empty state, refresh, run_gui's life cycle,
+and `journeys gui` starting and quitting cleanly in its own interpreter."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -11,7 +16,8 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import create_engine, inspect
 
 from app.gui import MainWindow, run_gui
-from engine.clock import FixedClock
+from engine import campaign_files, gallery
+from engine.clock import FixedClock, SystemClock
 from engine.db import Database
 from engine.models import Campaign, Participant
 
@@ -141,3 +147,94 @@ def test_the_embedded_engine_runs_and_the_window_follows_it(qtbot: QtBot, db: Da
     finally:
         window.shutdown()
     assert world.states(cid, "a") == {"Ann": "processed", "Bob": "processed"}
+
+
+# --- the real entry point, in its own interpreter -------------------------------------------
+
+GUI_SCRIPT = r"""
+import sys
+import threading
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+app = QApplication(sys.argv[:1])  # run_gui uses it: the timer below needs it first
+seen = []
+
+
+def main_window():
+    from designer.main_window import MainWindow
+
+    shown = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+    return shown[0] if shown else None
+
+
+def step():
+    window = main_window()
+    if window is None:
+        QTimer.singleShot(50, step)
+        return
+    if not seen:  # open the campaign: a scene full of items must be torn down too
+        window.campaigns.select(1)
+        seen.append(window.current_id())
+    if "last pass" not in window.status.text():  # wait for one engine pass
+        QTimer.singleShot(50, step)
+        return
+    tracking = window.runner.tracking is not None
+    print("opened", seen[0], "tracking", tracking, "passed", flush=True)
+    window.close()  # what File > Quit does
+
+
+QTimer.singleShot(0, step)
+QTimer.singleShot(60_000, app.quit)  # never hang the suite
+
+from app.cli import main
+
+code = main(["--db", sys.argv[1], "gui"])
+others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+print("exit", code, "threads", others, flush=True)
+sys.exit(code)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_journeys_gui_starts_and_quits_cleanly(tmp_path: Path) -> None:
+    """`journeys gui` on a database with a campaign: the window opens it, the embedded
+    engine makes a pass, closing the window ends the process with 0 — no thread left,
+    no abort or Qt complaint at interpreter exit."""
+    url = f"sqlite:///{tmp_path / 'journeys.db'}"
+    db = Database(url)
+    try:
+        with db.session() as s:
+            doc = gallery.load_template("tag_hot_contacts")
+            campaign_files.import_document(s, doc, trust=True, now=SystemClock().now())
+    finally:
+        db.dispose()
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "PYTHONFAULTHANDLER": "1",
+        "HOME": str(tmp_path),  # window settings land here, not in the user's folder
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "JOURNEYS_TRACKING_PORT": str(free_port()),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", GUI_SCRIPT, url],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "opened 1 tracking True passed" in done.stdout, done.stdout + done.stderr
+    assert "exit 0 threads []" in done.stdout, done.stdout
+    for bad in ("QThread: Destroyed", "Abort", "abort", "Fatal Python error", "Traceback"):
+        assert bad not in done.stderr, done.stderr

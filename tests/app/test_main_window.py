@@ -248,3 +248,40 @@ def test_the_test_panel_follows_the_open_campaign(window: MainWindow) -> None:
     window.campaigns.select(1)
     assert window.test_panel.campaign_id == 1
     assert window.test_panel.scene is window.canvas.scene
+
+
+def test_the_test_path_stays_highlighted_through_edits_and_goes_with_the_campaign(
+    window: MainWindow, database: Database, clock: FixedClock
+) -> None:
+    from engine.records.write import create_records
+
+    window.campaigns.select(2)  # Tag Hot Contacts: welcome, then tag_hot / check_email
+    panel, canvas = window.test_panel, window.canvas
+    assert canvas is not None
+    assert panel.records.count() == 0
+    with database.session() as s:  # as File ▸ Import Records would, with the campaign open
+        create_records(s, "contact", [{"name": "Ada", "email": "ada@example.com"}], now=clock.now())
+    panel.records.showPopup()  # records imported meanwhile are offered when the list opens
+    panel.records.hidePopup()
+    panel.records.setCurrentIndex(panel.records.findText("Ada", Qt.MatchFlag.MatchStartsWith))
+    assert panel.records.currentText().startswith("Ada")
+    panel.launch_button.click()
+    assert not panel.error.text(), panel.error.text()
+
+    def dimmed() -> set[str]:
+        items = canvas.scene.item_for_key.items()
+        return {k for k, item in items if item.opacity() < 1.0}
+
+    assert dimmed() == {"tag_hot", "check_email"}
+    canvas.scene.select_keys(["tag_hot"])
+    window.actions_by_name["delete"].trigger()
+    assert "tag_hot" not in canvas.scene.item_for_key
+    window.actions_by_name["undo"].trigger()  # the step comes back as a new item, dimmed
+    assert dimmed() == {"tag_hot", "check_email"}
+    window.actions_by_name["arrange"].trigger()
+    assert dimmed() == {"tag_hot", "check_email"}
+
+    window.campaigns.select(1)
+    assert window.canvas is not canvas and window.canvas is not None
+    assert panel.participant_id is None and panel.rows == []
+    assert not {k for k, i in window.canvas.scene.item_for_key.items() if i.opacity() < 1.0}

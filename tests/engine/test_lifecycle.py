@@ -35,6 +35,15 @@ def test_e1_start_refuses_empty_and_invalid_campaigns(w: World) -> None:
     with pytest.raises(ValidationError, match="nope"):
         w.start(cid2)
     assert w.participants(cid2) == {}
+    w.people("Ann")
+    cid3 = w.campaign(action("a", tag("X")), start=False)
+    with w.db.session() as s:
+        from engine.models import Campaign
+
+        s.execute(update(Campaign).where(Campaign.id == cid3).values(archived=True))
+    with pytest.raises(UserError, match="archived: restore it"):
+        w.start(cid3)
+    assert w.participants(cid3) == {}
 
 
 def test_e1_start_syncs_at_once_and_stop_freezes(w: World) -> None:
