@@ -67,6 +67,22 @@ class LinkRegistry:
         self.ids.update({url: link_id for url, link_id in rows})
 
 
+class MemoryLinks:
+    """The registry's contract without a database: a new URL gets the next free id.
+
+    For a dry build (the designer's preview), which must write nothing; ``known`` are
+    the ids already stored, so links sent before keep their real tracked URLs.
+    """
+
+    def __init__(self, known: dict[str, int] | None = None) -> None:
+        self.ids: dict[str, int] = dict(known or {})
+
+    def ensure(self, urls: set[str]) -> None:
+        for url in sorted(urls):
+            if url not in self.ids and len(url) <= 2048:
+                self.ids[url] = max(self.ids.values(), default=0) + 1
+
+
 @cache
 def _css_inliner() -> Any:
     import css_inline
@@ -130,7 +146,7 @@ class MessageBuilder:
 
     def __init__(
         self,
-        session: Session,
+        session: Session | None,
         *,
         campaign: dict[str, Any],
         activity: dict[str, Any],
@@ -138,18 +154,26 @@ class MessageBuilder:
         secret: bytes,
         now: datetime,
         track: bool = True,
+        dry_links: MemoryLinks | None = None,
+        dry_inbound: str | None = None,
     ) -> None:
+        """``session`` None is a dry build that writes nothing: links are numbered in
+        ``dry_links`` and the inbound mailbox is ``dry_inbound`` (both read beforehand)."""
         # track=False (send-test): links go straight to their targets and nothing refers
         # to a trace, because there is none for the tracker to find.
         self.track = track
-        self.inbound = inbound_address(session) if track else None
-        self.session = session
         self.now = now
         self.campaign = campaign
         self.activity = activity
         self.base_url = base_url.rstrip("/")
         self.secret = secret
-        self.links = LinkRegistry(session, campaign["id"], activity["id"])
+        self.links: LinkRegistry | MemoryLinks
+        if session is None:
+            self.inbound = dry_inbound if track else None
+            self.links = dry_links if dry_links is not None else MemoryLinks()
+        else:
+            self.inbound = inbound_address(session) if track else None
+            self.links = LinkRegistry(session, campaign["id"], activity["id"])
 
     def _context(self, urls: tracking.TrackedUrls, record: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -1,28 +1,27 @@
-"""Content forms for email and SMS nodes: fields, placeholders, live checks and preview."""
+"""Content forms for email and SMS nodes (and the send_email / send_sms actions, which
+carry the same content): fields, placeholders, live checks and preview."""
 
 from __future__ import annotations
 
-import html
+from email.utils import parseaddr
 from typing import Any
 
 from PySide6.QtWidgets import (
-    QComboBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
 from engine import sms, templating
-from engine.records.read import display_name, list_records, load_records
+from engine.validation import is_email
 
+from .feedback import message_label, show_messages
+from .preview import EmailPreview, SmsPreview
 from .widgets import Debounced, FieldPicker, insert_placeholder
-
-ERROR_STYLE = "color: #c0392b;"
 
 
 class ContentForm(QWidget):
@@ -37,9 +36,19 @@ class ContentForm(QWidget):
     def node(self) -> Any:
         return self.ctx.editor.document.node(self.key)
 
-    def set(self, name: str, value: Any) -> None:
+    def set(self, name: str, value: Any, merge: bool = True) -> None:
+        """Save one entry; ``merge`` for typing (one undo step), False for a choice."""
         if self.node.content.get(name) != value:
-            self.ctx._commit(lambda: self.ctx.editor.set_content(self.key, name, value))
+            self.ctx._commit(
+                lambda: self.ctx.editor.set_content(self.key, name, value, merge=merge)
+            )
+
+    def set_content(self, content: dict[str, Any], merge: bool = True) -> None:
+        """Several entries at once: one undo step."""
+        if self.node.content != content:
+            self.ctx._commit(
+                lambda: self.ctx.editor.set_field(self.key, "content", content, merge=merge)
+            )
 
     def text_field(self, name: str, widget: QLineEdit | QPlainTextEdit, empty: Any = "") -> None:
         self.texts[name] = Debounced(widget, lambda t: self.set(name, t if t else empty))
@@ -58,6 +67,23 @@ class ContentForm(QWidget):
         """Refresh live feedback (errors, counters, preview)."""
 
 
+def _address_problem(name: str, text: str) -> str | None:
+    if not text.strip() or is_email(parseaddr(text)[1]):
+        return None
+    label = "From" if name == "from" else "Reply-to"
+    return (
+        f"{label}: {text.strip()!r} is not an address like 'Name <address@example.com>' (not saved)"
+    )
+
+
+def _picker_row(label: str, picker: FieldPicker) -> QHBoxLayout:
+    head = QHBoxLayout()
+    head.addWidget(QLabel(label))
+    head.addStretch(1)
+    head.addWidget(picker)
+    return head
+
+
 class EmailForm(ContentForm):
     def __init__(self, ctx: Any, key: str, parent: QWidget | None = None) -> None:
         super().__init__(ctx, key, parent)
@@ -72,48 +98,49 @@ class EmailForm(ContentForm):
         form.addRow("Reply-to", self.reply_to)
         form.addRow("Preheader", self.preheader)
         self.body = QPlainTextEdit()
-        self.body.setMinimumHeight(160)
+        self.body.setMinimumHeight(200)
         picker = FieldPicker(ctx.model)
         picker.picked.connect(lambda path: insert_placeholder(self.body, path))
-        head = QHBoxLayout()
-        head.addWidget(QLabel("HTML body"))
-        head.addStretch(1)
-        head.addWidget(picker)
-        form.addRow(head)
+        form.addRow(_picker_row("HTML body", picker))
         form.addRow(self.body)
-        self.error = QLabel(styleSheet=ERROR_STYLE, wordWrap=True)
-        self.error.hide()
+        self.error = message_label()
         form.addRow(self.error)
-        self.record_box = QComboBox()
-        self.preview = QTextBrowser(openLinks=False)
-        self.preview.setMinimumHeight(160)
-        form.addRow("Preview for", self.record_box)
-        form.addRow(self.preview)
+        self.preview_pane = EmailPreview(ctx, key, self.current)
+        self.preview = self.preview_pane.browser
+        self.record_box = self.preview_pane.records
+        form.addRow(self.preview_pane)
         self.text_field("subject", self.subject)
-        self.text_field("from", self.sender)
-        self.text_field("reply_to", self.reply_to, None)
+        self.texts["from"] = Debounced(self.sender, lambda t: self._address("from", t, ""))
+        self.texts["reply_to"] = Debounced(
+            self.reply_to, lambda t: self._address("reply_to", t, None)
+        )
         self.text_field("preheader", self.preheader)
         self.text_field("body_html", self.body)
+        for edit in (self.subject, self.sender, self.reply_to, self.preheader):
+            edit.textChanged.connect(self.checked)
         self.body.textChanged.connect(self.checked)
-        self.subject.textChanged.connect(self.checked)
-        self._records: dict[int, dict[str, Any]] = {}
-        self._fill_records()
-        self.record_box.currentIndexChanged.connect(lambda _i: self.checked())
 
-    def _fill_records(self) -> None:
-        try:
-            with self.ctx.db.read() as s:
-                rows = list_records(s, self.ctx.model, limit=50)
-                self._records = load_records(s, self.ctx.model, [r["id"] for r in rows])
-        except Exception:  # no records table or model: an empty preview, not a crash
-            rows = []
-        for r in rows:
-            self.record_box.addItem(display_name(self.ctx.model, r), r["id"])
+    def current(self) -> dict[str, Any]:
+        """The content as typed (the preview follows the typing, before it is saved)."""
+        return {
+            "subject": self.subject.text(),
+            "from": self.sender.text(),
+            "reply_to": self.reply_to.text() or None,
+            "preheader": self.preheader.text(),
+            "body_html": self.body.toPlainText(),
+        }
+
+    def _address(self, name: str, text: str, empty: Any) -> None:
+        """From and Reply-to are saved only when they hold an address."""
+        if _address_problem(name, text) is None:
+            self.set(name, text.strip() or empty)
 
     def problems(self) -> list[str]:
+        """Template errors (the preview waits for them to be fixed)."""
         out = []
         for label, text, is_html in (
             ("Subject", self.subject.text(), False),
+            ("Preheader", self.preheader.text(), True),
             ("Body", self.body.toPlainText(), True),
         ):
             problem = templating.check_syntax(text, html=is_html)
@@ -121,27 +148,19 @@ class EmailForm(ContentForm):
                 out.append(f"{label}, line {problem.line}: {problem.message}")
         return out
 
+    def load(self) -> None:
+        super().load()
+        self.preview_pane.refresh()
+
     def checked(self) -> None:
         problems = self.problems()
-        self.error.setText("\n".join(problems))
-        self.error.setVisible(bool(problems))
-        if problems:
-            return
-        record = self._records.get(self.record_box.currentData(), {})
-        context = {
-            "record": record,
-            "campaign": {"name": self.ctx.editor.document.campaign.name},
-            "activity": {"name": self.node.name, "key": self.key},
-            "unsubscribe_url": "#unsubscribe",
-            "view_online_url": "#view-online",
-        }
-        try:
-            subject = templating.render(self.subject.text(), context)
-            body = templating.render(self.body.toPlainText(), context, html=True)
-        except templating.TemplateProblem as exc:
-            self.preview.setPlainText(f"Cannot render: {exc}")
-            return
-        self.preview.setHtml(f"<p><b>{html.escape(subject)}</b></p><hr/>{body}")
+        addresses = [
+            _address_problem("from", self.sender.text()),
+            _address_problem("reply_to", self.reply_to.text()),
+        ]
+        show_messages(self.error, [*(p for p in addresses if p), *problems])
+        if not problems:
+            self.preview_pane.schedule()
 
 
 class SmsForm(ContentForm):
@@ -149,23 +168,24 @@ class SmsForm(ContentForm):
         super().__init__(ctx, key, parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        head = QHBoxLayout()
-        head.addWidget(QLabel("Message"))
-        head.addStretch(1)
         picker = FieldPicker(ctx.model)
-        head.addWidget(picker)
-        lay.addLayout(head)
+        lay.addLayout(_picker_row("Message", picker))
         self.body = QPlainTextEdit()
         self.body.setMaximumHeight(140)
         lay.addWidget(self.body)
         self.counter = QLabel()
         lay.addWidget(self.counter)
-        self.error = QLabel(styleSheet=ERROR_STYLE, wordWrap=True)
-        self.error.hide()
+        self.error = message_label()
         lay.addWidget(self.error)
+        self.preview_pane = SmsPreview(ctx, key, lambda: {"body": self.body.toPlainText()})
+        lay.addWidget(self.preview_pane)
         picker.picked.connect(lambda path: insert_placeholder(self.body, path))
         self.text_field("body", self.body)
         self.body.textChanged.connect(self.checked)
+
+    def load(self) -> None:
+        super().load()
+        self.preview_pane.refresh()
 
     def checked(self) -> None:
         text = self.body.toPlainText()
@@ -175,5 +195,6 @@ class SmsForm(ContentForm):
             f"{size.characters} characters · {size.segments} segment{plural} ({size.encoding})"
         )
         problem = templating.check_syntax(text)
-        self.error.setText(f"Line {problem.line}: {problem.message}" if problem else "")
-        self.error.setVisible(problem is not None)
+        show_messages(self.error, [f"Line {problem.line}: {problem.message}" if problem else ""])
+        if problem is None:
+            self.preview_pane.schedule()

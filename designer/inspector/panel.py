@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QLabel,
     QLineEdit,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -32,6 +34,16 @@ from .actions import ActionForm
 from .content import ContentForm, EmailForm, SmsForm
 from .widgets import Debounced, DelayEdit, set_quietly
 
+NO_CAMPAIGN = (
+    '<p style="font-size: large;"><b>No campaign open</b></p>'
+    "<p>Pick a campaign in the list, or start one from a template "
+    "(File ▸ New from Template…).</p>"
+    "<p>Its steps and settings are edited here.</p>"
+)
+SELECT_A_STEP = (
+    "Select a step on the canvas to edit it. With nothing selected, these are the "
+    "campaign's settings."
+)
 FORMS: dict[str, type[ContentForm]] = {
     "email": EmailForm,
     "sms": SmsForm,
@@ -86,14 +98,20 @@ class InspectorPanel(QWidget):
             key = None
         self.key = key
         self.content, self.texts, self.filter_builder = None, {}, None
-        self.page = QWidget()
-        form = QFormLayout(self.page)
         if self.editor is None:
-            self.title.setText("No campaign")
-        elif key is None:
-            self._build_campaign(form)
+            self.title.setText("Inspector")
+            self.page = self._placeholder(NO_CAMPAIGN)
         else:
-            self._build_node(form, key)
+            self.page = QWidget()
+            form = QFormLayout(self.page)
+            if key is None:
+                self._build_campaign(form)
+            else:
+                self._build_node(form, key)
+            # Space left over goes here, not between the rows of a short form.
+            filler = QWidget()
+            filler.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+            form.addRow(filler)
         old = self.scroll.takeWidget()
         if old is not None:
             old.hide()
@@ -151,13 +169,36 @@ class InspectorPanel(QWidget):
         form.addRow(QLabel("<b>Activity filter</b> (records that do not match are rejected)"))
         form.addRow(self.filter_builder)
         self.content = FORMS[node.type](self, key)
+        # As tall as its rows need: spare height goes below it, not between its rows.
+        self.content.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         form.addRow(QLabel(f"<b>{TYPE_LABELS[node.type]} content</b>"))
         form.addRow(self.content)
+
+    @staticmethod
+    def _placeholder(text: str) -> QWidget:
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        lay.setContentsMargins(24, 24, 24, 24)
+        lay.addStretch(1)
+        label = QLabel(text, wordWrap=True, objectName="placeholder")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setTextFormat(Qt.TextFormat.RichText)
+        lay.addWidget(label)
+        lay.addStretch(2)
+        return page
+
+    def placeholder_text(self) -> str:
+        """The hint the inspector shows (empty when a form says enough by itself)."""
+        label = self.page.findChild(QLabel, "placeholder") if self.page else None
+        return label.text() if label is not None else ""
 
     def _build_campaign(self, form: QFormLayout) -> None:
         assert self.editor is not None
         doc = self.editor.document
         self.title.setText(f"Campaign · {doc.campaign.name}")
+        hint = QLabel(SELECT_A_STEP, wordWrap=True, objectName="placeholder")
+        hint.setStyleSheet("font-style: italic; padding-bottom: 4px;")
+        form.addRow(hint)
         name = QLineEdit()
         form.addRow("Name", name)
         self.texts["name"] = Debounced(name, lambda t: t.strip() and self._set_campaign("name", t))

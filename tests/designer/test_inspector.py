@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from designer.document import CampaignDocument
@@ -142,18 +143,18 @@ def test_server_action_forms(qtbot: QtBot, panel: InspectorPanel):
     panel.show_node(key)
     form = panel.content
     assert isinstance(form, ActionForm)
-    form.kind.setCurrentText("webhook")  # rebuilds the form through the document
+    form.choose("webhook")  # rebuilds the form through the document
     form = panel.content
-    assert isinstance(form, ActionForm) and "url" in form.texts
-    type_into(qtbot, form.texts["url"].widget, "https://example.com/hook")
-    type_into(qtbot, form.texts["fields"].widget, "email, name")
+    assert isinstance(form, ActionForm) and "url" in form.part.texts
+    type_into(qtbot, form.part.texts["url"].widget, "https://example.com/hook")
+    type_into(qtbot, form.part.texts["fields"].widget, "email, name")
     panel.flush()
     content = reopened(panel).node(key).content
     assert content["kind"] == "webhook"
     assert content["url"] == "https://example.com/hook"
     assert content["fields"] == ["email", "name"]
-    panel.content.kind.setCurrentText("execute_code")
-    assert panel.content.highlighter is not None
+    panel.content.choose("execute_code")
+    assert panel.content.part.highlighter is not None
 
 
 def test_campaign_settings_and_filter(qtbot: QtBot, panel: InspectorPanel):
@@ -182,7 +183,9 @@ def test_screenshots(qtbot: QtBot, panel: InspectorPanel, tmp_path: Path):
     )
     panel.filter_builder.refresh_count()
     panel.resize(560, 1500)
+    QApplication.processEvents()  # let the layouts settle before the grab
     assert panel.grab().save(str(out / "inspector_email.png"))
     panel.show_node(None)
     panel.filter_builder.refresh_count()
+    QApplication.processEvents()
     assert panel.grab().save(str(out / "inspector_campaign.png"))
