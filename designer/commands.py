@@ -155,7 +155,7 @@ class Connect(DocumentCommand):
 
 class SetField(DocumentCommand):
     """One field of one node. With ``merge`` (typing in a text field), consecutive edits
-    of the same field of the same node become one undo step."""
+    of the same field (or the same content entry) of the same node become one undo step."""
 
     def __init__(
         self,
@@ -181,10 +181,18 @@ class SetField(DocumentCommand):
             isinstance(other, SetField)
             and other.merge
             and (other.key, other.name) == (self.key, self.name)
+            and other.entries() <= self.entries()
         ):
             return False
         self.new = other.new
         return True
+
+    def entries(self) -> set[str]:
+        """The content entries this edit changes: typing a subject, then a body, is two
+        undo steps although both edit the node's one ``content`` field."""
+        if not (isinstance(self.old, dict) and isinstance(self.new, dict)):
+            return set()
+        return {k for k in self.old.keys() | self.new.keys() if self.old.get(k) != self.new.get(k)}
 
     def apply(self) -> None:
         self.document.set_field(self.key, self.name, self.new)

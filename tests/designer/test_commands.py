@@ -118,6 +118,17 @@ def test_typing_in_one_field_merges_but_separate_fields_do_not(
     ed.undo_stack.undo()
     ed.undo_stack.undo()
     assert ed.document.node("welcome").name == "Welcome!"
+    ed.undo_stack.clear()
+    subject = ed.document.node("welcome").content["subject"]
+    for text in ("Hi", "Hi there"):
+        ed.set_content("welcome", "subject", text)
+    for text in ("<p>A</p>", "<p>AB</p>"):
+        ed.set_content("welcome", "body_html", text)
+    assert ed.undo_stack.count() == 2  # the subject, then the body
+    ed.undo_stack.undo()
+    assert ed.document.node("welcome").content["subject"] == "Hi there"
+    ed.undo_stack.undo()
+    assert ed.document.node("welcome").content["subject"] == subject
 
 
 def test_a_refused_command_is_dropped_with_a_message(
