@@ -18,10 +18,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from . import campaigns, records, settings, templating
-from .channels import configured_channels
+from .channels import OutboundSms, configured_channels
+from .db import Database
 from .errors import UserError
 from .messages import MessageBuilder, Recipient
 from .plan import load_plan
+from .records import normalize_phone
+
+TEST_SMS_TEXT = "Journeys test SMS: your SMS settings work."
 
 
 @dataclass(frozen=True)
@@ -156,3 +160,50 @@ def send_settings_test(session: Session, now: datetime, *, to: str | None = None
     finally:
         channel.close()
     return TestSend("email", channel.name, address, delivery.status, delivery.detail, subject)
+
+
+def send_settings_email_test(db: Database, now: datetime) -> TestSend:
+    """The Settings test email; a mail server conversation holds no database write lock.
+
+    Only the outbox writes (one row, quickly); a real server is asked while the session
+    only reads, so the engine's writers are not kept waiting for a slow server.
+    """
+    with db.read() as s:
+        channels = configured_channels(s, now)
+        outbox = channels.email.transactional
+        channels.close()
+    with db.session() if outbox else db.read() as s:
+        return send_settings_test(s, now)
+
+
+def send_settings_sms_test(
+    db: Database, now: datetime, *, timeout: float | None = None
+) -> TestSend:
+    """A fixed test SMS to the test phone (``test.recipient_phone``) through the SMS channel.
+
+    Like :func:`send_settings_email_test`, the gateway is asked while the session only reads (the
+    tracking key the channel reads is created first, in its own short write).
+    """
+    with db.session() as s:
+        raw = settings.get(s, "test.recipient_phone")
+        region = settings.get(s, "sms.default_region")
+        channels = configured_channels(s, now)
+        outbox = channels.sms.transactional
+        channels.close()
+        if not outbox:
+            settings.tracking_secret(s)
+    if not raw:
+        raise UserError("no test recipient: set “Test SMS to” (test.recipient_phone) first")
+    to = normalize_phone(raw, region=region)
+    if not to:
+        raise UserError(f"{raw!r} is not a valid phone number")
+    message = OutboundSms(to=to, body=TEST_SMS_TEXT, is_test=True)
+    with db.session() if outbox else db.read() as s:
+        channel = configured_channels(s, now).sms
+        if timeout is not None and hasattr(channel, "timeout"):
+            channel.timeout = timeout
+        try:
+            (delivery,) = channel.send_sms(s, [message])
+        finally:
+            channel.close()
+    return TestSend("sms", channel.name, to, delivery.status, delivery.detail, None)

@@ -4,9 +4,19 @@ Every value goes through ``engine.settings.set_value`` (the same parser as the c
 line) and a refused value is shown under its field; nothing is saved while one is refused.
 Passwords and tokens go to the OS keyring through ``engine.secret_store``, never to the
 database; without a keyring backend the dialog says how to get one instead.
+
+"Send test email" and "Send test SMS" talk to the real server in a worker thread
+(:mod:`designer.background`): the dialog stays live, the button says "Sending…" until
+the server answers or its timeout ends, and closing the dialog meanwhile lets the send
+finish unseen instead of waiting for it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from typing import Any
 
 from PySide6.QtWidgets import (
     QDialog,
@@ -25,11 +35,14 @@ from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.errors import UserError
 from engine.models import Setting
-from engine.send_test import send_settings_test
+from engine.send_test import TestSend, send_settings_email_test, send_settings_sms_test
 
-ERROR_STYLE = "color: #b42318;"
-OK_STYLE = "color: #067647;"
+from ..background import BackgroundTask, TaskContext
+from ..theme import status_css
+
 HELP_STYLE = "color: palette(placeholder-text);"
+SEND_LABELS = {"email": "Send test email", "sms": "Send test SMS"}
+RECIPIENT_KEYS = {"email": "test.recipient_email", "sms": "test.recipient_phone"}
 
 # Tab title -> (setting key, label) rows; secrets are marked with a leading "secret:".
 TABS: list[tuple[str, list[tuple[str, str]]]] = [
@@ -98,6 +111,11 @@ class SettingsDialog(QDialog):
         self.edits: dict[str, QLineEdit] = {}
         self.secrets: dict[str, QLineEdit] = {}
         self.error_labels: dict[str, QLabel] = {}
+        self.send_buttons: dict[str, QPushButton] = {}
+        self.send_results: dict[str, QLabel] = {}
+        self.sends: dict[str, BackgroundTask] = {}  # kind -> the send in progress
+        # The SMS gateway's timeout (seconds) for the test; None: the channel's own.
+        self.sms_timeout: float | None = None
         self.keyring_ok = secret_store.backend_available()
         with db.read() as s:
             stored = {row.key: row.value for row in s.query(Setting)}
@@ -150,7 +168,7 @@ class SettingsDialog(QDialog):
                 self.edits[key] = edit
             error = QLabel()
             error.setWordWrap(True)
-            error.setStyleSheet(ERROR_STYLE)
+            error.setStyleSheet(status_css(True))
             error.setVisible(False)
             hint = QLabel(help_text)
             hint.setWordWrap(True)
@@ -162,13 +180,34 @@ class SettingsDialog(QDialog):
                 column.addWidget(widget)
             form.addRow(label, column)
             self.error_labels[key] = error
-        if any(k == "test.recipient_email" for k, _ in rows):
-            self.send_button = QPushButton("Send test email")
-            self.send_button.clicked.connect(self.send_test_email)
-            self.send_result = QLabel()
-            self.send_result.setWordWrap(True)
-            form.addRow(self.send_button, self.send_result)
+            for kind, recipient_key in RECIPIENT_KEYS.items():
+                if key == recipient_key:
+                    form.addRow(*self._send_row(kind))
         return page
+
+    def _send_row(self, kind: str) -> tuple[QPushButton, QLabel]:
+        button = QPushButton("Sending…")
+        # As wide as its widest text, so the form does not shift when "Sending…" shows.
+        width = button.sizeHint().width()
+        for text in SEND_LABELS.values():
+            button.setText(text)
+            width = max(width, button.sizeHint().width())
+        button.setMinimumWidth(width)
+        button.setText(SEND_LABELS[kind])
+        button.clicked.connect(self.send_test_email if kind == "email" else self.send_test_sms)
+        result = QLabel()
+        result.setWordWrap(True)
+        self.send_buttons[kind] = button
+        self.send_results[kind] = result
+        return button, result
+
+    @property
+    def send_button(self) -> QPushButton:
+        return self.send_buttons["email"]
+
+    @property
+    def send_result(self) -> QLabel:
+        return self.send_results["email"]
 
     def save(self) -> bool:
         """Validate and store every field; False (nothing saved) when one is refused."""
@@ -208,25 +247,77 @@ class SettingsDialog(QDialog):
         self._say("Settings saved.")
         return True
 
-    def send_test_email(self) -> bool:
-        """Save, then send a test email to the test recipient; the outcome is shown."""
+    # --- send tests (the sending runs in a worker thread) --------------------------------
+    def send_test_email(self) -> BackgroundTask | None:
+        """Save, then send a test email to the test recipient; the outcome shows when done."""
+        return self._send("email", send_settings_email_test)
+
+    def send_test_sms(self) -> BackgroundTask | None:
+        """Save, then send a test SMS to the test phone; the outcome shows when done."""
+        return self._send("sms", partial(send_settings_sms_test, timeout=self.sms_timeout))
+
+    def _send(self, kind: str, send: Callable[..., TestSend]) -> BackgroundTask | None:
+        if kind in self.sends:
+            return None
         if not self.save():
-            self.send_result.setText("Fix the settings first.")
-            self.send_result.setStyleSheet(ERROR_STYLE)
-            return False
-        try:
-            with self.db.session() as s:
-                sent = send_settings_test(s, self.clock.now())
-        except UserError as exc:
-            self.send_result.setText(str(exc))
-            self.send_result.setStyleSheet(ERROR_STYLE)
-            return False
-        ok = sent.status == "sent"
-        where = "the outbox (no mail server set)" if sent.channel == "outbox" else sent.channel
-        text = f"Sent to {sent.to} through {where}." if ok else f"{sent.status}: {sent.detail}"
-        self.send_result.setText(text)
-        self.send_result.setStyleSheet(OK_STYLE if ok else ERROR_STYLE)
-        return ok
+            self._send_outcome(kind, "Fix the settings first.", error=True)
+            return None
+        key = RECIPIENT_KEYS[kind]
+        if not self.edits[key].text().strip():
+            label = next(text for _, rows in TABS for k, text in rows if k == key)
+            self._send_outcome(kind, f"No test recipient: fill in “{label}” first.", error=True)
+            return None
+        task = BackgroundTask(
+            partial(_run_send, send, self.db, self.clock.now()), name=f"test {kind}"
+        )
+        task.succeeded.connect(self._on_sent_email if kind == "email" else self._on_sent_sms)
+        task.failed.connect(self._on_failed_email if kind == "email" else self._on_failed_sms)
+        self.sends[kind] = task
+        button = self.send_buttons[kind]
+        button.setEnabled(False)
+        button.setText("Sending…")
+        self.send_results[kind].setText("Waiting for the server's answer…")
+        self.send_results[kind].setStyleSheet(HELP_STYLE)
+        task.start()
+        return task
+
+    def _on_sent_email(self, sent: object) -> None:
+        self._show_sent("email", sent)
+
+    def _on_sent_sms(self, sent: object) -> None:
+        self._show_sent("sms", sent)
+
+    def _on_failed_email(self, message: str, _error: object) -> None:
+        self._end_send("email")
+        self._send_outcome("email", f"Not sent: {message}", error=True)
+
+    def _on_failed_sms(self, message: str, _error: object) -> None:
+        self._end_send("sms")
+        self._send_outcome("sms", f"Not sent: {message}", error=True)
+
+    def _show_sent(self, kind: str, sent: Any) -> None:
+        assert isinstance(sent, TestSend)
+        self._end_send(kind)
+        self._send_outcome(kind, describe_send(sent), error=sent.status != "sent")
+
+    def _end_send(self, kind: str) -> None:
+        self.sends.pop(kind, None)
+        button = self.send_buttons[kind]
+        button.setEnabled(True)
+        button.setText(SEND_LABELS[kind])
+
+    def _send_outcome(self, kind: str, text: str, *, error: bool = False) -> None:
+        label = self.send_results[kind]
+        label.setText(text)
+        label.setStyleSheet(status_css(error))
+
+    def done(self, result: int) -> None:
+        """Close at once: a send in flight finishes on its own (the server decides when)."""
+        for kind, task in list(self.sends.items()):
+            task.shutdown(0)
+            self._end_send(kind)
+            self._send_outcome(kind, "")
+        super().done(result)
 
     def _show_error(self, key: str, message: str) -> None:
         self.error_labels[key].setText(message)
@@ -234,4 +325,26 @@ class SettingsDialog(QDialog):
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.status.setText(text)
-        self.status.setStyleSheet(ERROR_STYLE if error else OK_STYLE)
+        self.status.setStyleSheet(status_css(error))
+
+
+# --- what the worker thread runs: its own sessions, plain data back ---------------------
+def _run_send(
+    send: Callable[[Database, datetime], TestSend], db: Database, now: datetime, ctx: TaskContext
+) -> TestSend:
+    ctx.check()
+    return send(db, now)
+
+
+def describe_send(sent: TestSend) -> str:
+    """One sentence about a test send: where it went, or what the server answered."""
+    if sent.status == "sent":
+        where = "the outbox (no mail server set)" if sent.channel == "outbox" else sent.channel
+        if sent.kind == "sms" and sent.channel == "outbox":
+            where = "the outbox (no SMS gateway set)"
+        return f"Sent to {sent.to} through {where}."
+    if sent.status == "rejected":
+        return f"Not sent — the recipient was refused: {sent.detail}"
+    if sent.status == "transient":
+        return f"Not sent — the server could not be reached or is busy: {sent.detail}"
+    return f"Failed: {sent.detail}"

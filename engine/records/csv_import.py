@@ -25,6 +25,7 @@ from .values import PreparedRow, get_model, is_required, json_object, prepare_ro
 from .write import insert_prepared, resolve_row_users
 
 MAX_PROBLEMS = 100
+CHECK_EVERY = 1000  # rows between two ``checking`` calls (about 0.1 s of checking)
 _NOT_UTF8 = re.compile("[\udc80-\udcff]+")
 
 
@@ -43,6 +44,7 @@ def import_csv(
     *,
     now: datetime,
     progress: Callable[[int, int], None] | None = None,
+    checking: Callable[[int, int], None] | None = None,
     region: str | None = None,
 ) -> int:
     """Import the records of a CSV file; the number imported.
@@ -53,6 +55,12 @@ def import_csv(
     ``region`` is the default country for phone numbers written without ``+prefix``
     when the row has no ``country``. Any problem raises :class:`ValidationError` and
     nothing is imported.
+
+    ``checking(rows checked, rows)`` is called every ``CHECK_EVERY`` rows while the file
+    is checked, before anything is written (most of the time of a big import);
+    ``progress(records inserted, records)`` after each batch of inserts. An exception
+    raised by either callback stops the import and propagates: the caller's session then
+    rolls back, so nothing is imported.
     """
     info = get_model(model)
     label, text, bad_bytes = _read(source)
@@ -85,7 +93,10 @@ def import_csv(
 
     prepared: list[PreparedRow] = []
     row_numbers: list[int] = []
-    for number, cells in enumerate(records[1:], start=2):
+    body = records[1:]
+    for number, cells in enumerate(body, start=2):
+        if checking and (number - 2) % CHECK_EVERY == 0:
+            checking(number - 2, len(body))
         if not any(c.strip() for c in cells):
             continue
         where = f"row {number}"
@@ -122,6 +133,9 @@ def import_csv(
             problems.append(Problem(f"{where}, column {column_title}", message))
         prepared.append(row)
         row_numbers.append(number)
+
+    if checking:
+        checking(len(body), len(body))
 
     def label_of(index: int) -> str:
         return f"row {row_numbers[index]}"

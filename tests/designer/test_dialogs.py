@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 import os
+import socket
+import sqlite3
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QTableWidgetItem
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
+from designer.background import BackgroundTask, running_tasks
 from designer.dialogs.csv_import import CsvImportDialog
 from designer.dialogs.gallery import TemplateGallery, choose_template
-from designer.dialogs.settings_dialog import SettingsDialog
+from designer.dialogs.settings_dialog import SEND_LABELS, TABS, SettingsDialog
 from engine import campaign_files, secret_store
 from engine.clock import FixedClock
 from engine.db import Database
 from engine.models import Campaign, Contact, Setting
 from engine.records import list_records
+from engine.send_test import TEST_SMS_TEXT
+from tests.engine.sms_servers import JSON_TOKEN, FakeJsonGateway
 from tests.memory_keyring import MemoryKeyring, no_keyring, use_keyring
-from tests.smtp_sink import Handler, smtp_sink
+from tests.smtp_sink import Handler, free_port, smtp_sink
 
 SHOTS = os.environ.get("JOURNEYS_SCREENSHOTS")
 
@@ -104,6 +112,64 @@ def write_csv(tmp_path: Path, text: str) -> Path:
     return path
 
 
+class Ticker(QObject):
+    """A timer on the GUI thread: the largest gap between ticks says how long it froze."""
+
+    def __init__(self, interval_ms: int = 20) -> None:
+        super().__init__()
+        self.times: list[float] = []
+        self.timer = QTimer(self)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self.tick)
+        self.timer.start()
+        self.started = time.perf_counter()
+
+    def tick(self) -> None:
+        self.times.append(time.perf_counter())
+
+    def stop(self) -> tuple[float, float]:
+        """``(elapsed, largest gap)`` in seconds."""
+        self.timer.stop()
+        marks = [self.started, *self.times, time.perf_counter()]
+        return marks[-1] - marks[0], max(b - a for a, b in pairwise(marks))
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left(qtbot: QtBot) -> Iterator[None]:
+    """No test leaves a worker thread running (a closed dialog's work must end)."""
+    yield
+    qtbot.waitUntil(lambda: not running_tasks(), timeout=15_000)
+
+
+@pytest.fixture(scope="module")
+def big_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20,000 contacts: a few seconds of checking and writing, long enough to interact."""
+    path = tmp_path_factory.mktemp("csv") / "big.csv"
+    with path.open("w", encoding="utf-8") as f:
+        f.write("name,email,phone,tags\n")
+        for i in range(BIG_ROWS):
+            f.write(f"Person {i},p{i}@example.com,+3247{i:07d},VIP;News\n")
+    return path
+
+
+BIG_ROWS = 20_000
+
+
+def finish_import(qtbot: QtBot, dialog: CsvImportDialog) -> BackgroundTask:
+    """Click Import and wait until the worker thread has ended and its outcome shown."""
+    with qtbot.waitSignal(dialog.import_button.clicked):
+        dialog.import_button.click()
+    task = dialog.task
+    assert task is not None
+    qtbot.waitUntil(lambda: task.done, timeout=60_000)
+    assert not task.is_running()
+    return task
+
+
+def errors_of(dialog: CsvImportDialog) -> list[str]:
+    return [dialog.errors.item(i).text() for i in range(dialog.errors.count())]
+
+
 def test_csv_dialog_previews_and_imports_with_progress(
     qtbot: QtBot, sdb: Database, clock: FixedClock, tmp_path: Path
 ) -> None:
@@ -120,12 +186,15 @@ def test_csv_dialog_previews_and_imports_with_progress(
     assert dialog.table.rowCount() == 2 and dialog.table.columnCount() == 4
     assert header_item(dialog, 1).text() == "email\n→ Email"
     assert dialog.unknown_columns == []
-    with qtbot.waitSignal(dialog.imported):
+    with qtbot.waitSignal(dialog.imported) as imported:
         dialog.import_button.click()
-    assert dialog.progress_seen[-1] == (2, 2)
+    assert imported.args == ["contact", 2]
+    assert dialog.progress_seen[0][0] == "checking"  # reports are coalesced: not every one
+    assert dialog.progress_seen[-1] == ("importing", 2, 2)
     assert dialog.progress.value() == dialog.progress.maximum()
     assert count(sdb, Contact) == 2
     assert "2 contact record(s) imported" in dialog.result_label.text()
+    assert dialog.import_button.isEnabled() and not dialog.cancel_button.isVisible()
 
 
 def test_csv_dialog_flags_unknown_column_and_lists_errors_importing_nothing(
@@ -134,6 +203,7 @@ def test_csv_dialog_flags_unknown_column_and_lists_errors_importing_nothing(
     dialog = CsvImportDialog(sdb, clock)
     qtbot.addWidget(dialog)
     dialog.resize(820, 620)
+    dialog.show()
     dialog.load(
         write_csv(
             tmp_path,
@@ -144,20 +214,193 @@ def test_csv_dialog_flags_unknown_column_and_lists_errors_importing_nothing(
     assert "unknown field 'shoe_size'" in dialog.mapping_label.text()
     header = header_item(dialog, 2)
     assert "not imported" in header.text() and "unknown field" in header.toolTip()
-    assert dialog.import_records() is None
-    errors = [dialog.errors.item(i).text() for i in range(dialog.errors.count())]
+    finish_import(qtbot, dialog)
+    errors = errors_of(dialog)
     assert any(e.startswith("row 1, column shoe_size: unknown field") for e in errors)
+    assert "people.csv: nothing imported" in dialog.result_label.text()
     assert count(sdb, Contact) == 0
-    dialog.show()
     shoot(dialog, "csv_import.png")
 
     dialog.load(
         write_csv(tmp_path, "name,email\nAnn Lee,ann@example.com\nBob Ray,not-an-address\n")
     )
-    assert dialog.import_records() is None
-    errors = [dialog.errors.item(i).text() for i in range(dialog.errors.count())]
+    finish_import(qtbot, dialog)
+    errors = errors_of(dialog)
     assert errors and errors[0].startswith("row 3, column email:")
     assert dialog.errors.isVisibleTo(dialog)
+    assert count(sdb, Contact) == 0
+
+
+def test_csv_dialog_explains_bad_files(
+    qtbot: QtBot, sdb: Database, clock: FixedClock, tmp_path: Path
+) -> None:
+    dialog = CsvImportDialog(sdb, clock)
+    qtbot.addWidget(dialog)
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("name,email\nRené Roy,rene@example.com\n".encode("latin-1"))
+    dialog.load(latin1)
+    finish_import(qtbot, dialog)
+    (error,) = errors_of(dialog)
+    assert error.startswith("row 2, column name: contains bytes that are not UTF-8 (0xE9)")
+    assert "CSV UTF-8" in error
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    dialog.load(empty)
+    assert dialog.mapping_label.text() == "empty.csv is empty: its first row must name the fields."
+    assert not dialog.import_button.isEnabled()
+
+    dialog.load(tmp_path / "missing.csv")
+    assert dialog.result_label.text().startswith("Cannot read missing.csv:")
+    assert not dialog.import_button.isEnabled()
+    assert count(sdb, Contact) == 0
+
+
+def test_csv_import_keeps_the_window_responsive_with_real_progress(
+    qtbot: QtBot, sdb: Database, clock: FixedClock, big_csv: Path
+) -> None:
+    dialog = CsvImportDialog(sdb, clock)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.load(big_csv)
+    ticker = Ticker()
+    with qtbot.waitSignal(dialog.imported, timeout=120_000) as imported:
+        dialog.import_button.click()
+        # Mid-import: the file and model are locked, Cancel is offered, the bar moves.
+        qtbot.waitUntil(lambda: len(dialog.progress_seen) >= 3, timeout=60_000)
+        assert dialog.cancel_button.isVisible() and dialog.cancel_button.isEnabled()
+        assert not dialog.import_button.isEnabled() and not dialog.model_box.isEnabled()
+        assert dialog.progress.format().startswith("Step 1 of 2 — checking rows:")
+        dialog.table.scrollToBottom()  # the preview still scrolls
+        shoot(dialog, "csv_import_running.png")
+    elapsed, gap = ticker.stop()
+    assert imported.args == ["contact", BIG_ROWS]
+    # On the GUI thread the check alone froze the window for most of the import.
+    assert gap < max(0.25 * elapsed, 0.2), (gap, elapsed)
+    assert len(ticker.times) >= 10
+    phases = [phase for phase, _, _ in dialog.progress_seen]
+    checked = [done for phase, done, _ in dialog.progress_seen if phase == "checking"]
+    written = [done for phase, done, _ in dialog.progress_seen if phase == "importing"]
+    assert phases.index("importing") == len(checked)  # checking first, then writing
+    assert len(checked) >= 3 and checked == sorted(checked)
+    assert written[-1] == BIG_ROWS and dialog.progress_seen[-1] == ("importing", BIG_ROWS, BIG_ROWS)
+    assert count(sdb, Contact) == BIG_ROWS
+    assert dialog.result_label.text() == "20,000 contact record(s) imported."
+    shoot(dialog, "csv_import_done.png")
+
+
+class CancelWhen(QObject):
+    """Clicks Cancel as soon as the import reports the chosen phase."""
+
+    def __init__(self, dialog: CsvImportDialog, phase: str) -> None:
+        super().__init__()
+        self.dialog = dialog
+        self.phase = phase
+        self.at: tuple[str, int, int] | None = None
+        assert dialog.task is not None
+        dialog.task.progressed.connect(self.check)
+
+    def check(self, value: object) -> None:
+        phase, done, _ = value  # type: ignore[misc]
+        if self.at is None and phase == self.phase and done > 0:
+            self.at = value  # type: ignore[assignment]
+            self.dialog.cancel_button.click()
+
+
+@pytest.mark.parametrize("phase", ["checking", "importing"])
+def test_cancelling_an_import_leaves_nothing_behind_as_the_dialog_says(
+    qtbot: QtBot, db: Database, clock: FixedClock, big_csv: Path, phase: str
+) -> None:
+    """On SQLite and PostgreSQL: the worker's own session rolls the batches back."""
+    dialog = CsvImportDialog(db, clock)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.load(big_csv)
+    imported: list[object] = []
+    dialog.imported.connect(lambda *args: imported.append(args))
+    task = dialog.import_records()
+    assert task is not None
+    canceller = CancelWhen(dialog, phase)
+    with qtbot.waitSignal(task.cancelled, timeout=120_000):
+        qtbot.waitUntil(lambda: canceller.at is not None, timeout=60_000)
+        assert dialog.cancel_button.text() == "Cancelling…"
+        assert not dialog.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: not dialog.cancel_button.isVisible())
+    text = dialog.result_label.text()
+    assert text.startswith("Import cancelled while ")
+    assert text.endswith("nothing was imported — an import is all or nothing.")
+    if phase == "importing":
+        assert "records written, then undone" in text
+        shoot(dialog, "csv_import_cancelled.png")
+    assert count(db, Contact) == 0 and imported == []
+    assert dialog.import_button.isEnabled() and not task.is_running()
+
+
+def test_an_error_in_the_import_thread_is_shown_in_the_dialog(
+    qtbot: QtBot,
+    clock: FixedClock,
+    tmp_path: Path,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JOURNEYS_BUSY_TIMEOUT_MS", "300")
+    database = Database(sqlite_url)
+    try:
+        dialog = CsvImportDialog(database, clock)
+        qtbot.addWidget(dialog)
+        dialog.load(write_csv(tmp_path, "name,email\nAnn Lee,ann@example.com\n"))
+        # Another program holds the database's write lock for the whole import.
+        other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            finish_import(qtbot, dialog)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert dialog.result_label.text() == (
+            "Import failed: database error: database is locked. Nothing was imported."
+        )
+        assert not dialog.progress.isVisible() and dialog.import_button.isEnabled()
+        assert count(database, Contact) == 0
+    finally:
+        database.dispose()
+
+
+def test_closing_the_csv_dialog_mid_import_cancels_it_and_leaves_no_thread(
+    qtbot: QtBot, sdb: Database, clock: FixedClock, big_csv: Path
+) -> None:
+    dialog = CsvImportDialog(sdb, clock)
+    dialog.show()
+    dialog.load(big_csv)
+    task = dialog.import_records()
+    assert task is not None
+    with qtbot.waitSignal(task.progressed, timeout=60_000):
+        pass  # the import has begun
+    started = time.perf_counter()
+    dialog.reject()
+    assert time.perf_counter() - started < 3.5  # the grace period, not the whole import
+    assert not dialog.isVisible()
+    assert not task.is_running() and running_tasks() == []
+    dialog.deleteLater()
+    del dialog
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    assert count(sdb, Contact) == 0
+
+
+def test_a_csv_dialog_destroyed_mid_import_cancels_it(
+    qtbot: QtBot, sdb: Database, clock: FixedClock, big_csv: Path
+) -> None:
+    dialog = CsvImportDialog(sdb, clock)
+    dialog.load(big_csv)
+    task = dialog.import_records()
+    assert task is not None
+    with qtbot.waitSignal(task.progressed, timeout=60_000):
+        pass  # the import has begun
+    dialog.deleteLater()  # no close: e.g. its parent window went away
+    del dialog
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    assert task.cancel_requested
+    qtbot.waitUntil(lambda: not running_tasks(), timeout=15_000)
     assert count(sdb, Contact) == 0
 
 
@@ -217,20 +460,48 @@ def test_settings_dialog_without_keyring_explains_how_to_get_one(
     assert "Not stored: " + secret_store.NO_BACKEND_HELP in texts
 
 
+def settings_dialog(qtbot: QtBot, db: Database, clock: FixedClock) -> SettingsDialog:
+    dialog = SettingsDialog(db, clock)
+    qtbot.addWidget(dialog)
+    dialog.tabs.setCurrentIndex([t for t, _ in TABS].index("Test"))
+    dialog.show()
+    return dialog
+
+
+def send(qtbot: QtBot, dialog: SettingsDialog, kind: str) -> tuple[str, float]:
+    """Click a send button; ``(result text, largest GUI freeze)`` once the send ended."""
+    button = dialog.send_buttons[kind]
+    ticker = Ticker()
+    button.click()
+    task = dialog.sends.get(kind)
+    if task is not None:  # started: the button says so until the server has answered
+        assert button.text() == "Sending…" and not button.isEnabled()
+        qtbot.waitUntil(lambda: task.done, timeout=30_000)
+        assert not task.is_running()
+    _, gap = ticker.stop()
+    assert button.isEnabled() and button.text() == SEND_LABELS[kind]
+    return dialog.send_results[kind].text(), gap
+
+
+@contextmanager
+def silent_server() -> Iterator[int]:
+    """A port whose server accepts connections and never says a word."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)  # the kernel completes the handshakes; nobody ever answers
+        yield int(server.getsockname()[1])
+
+
 def test_send_test_email_reports_success_and_missing_recipient(
     qtbot: QtBot, sdb: Database, clock: FixedClock, keyring_memory: MemoryKeyring
 ) -> None:
-    dialog = SettingsDialog(sdb, clock)
-    qtbot.addWidget(dialog)
-    assert not dialog.send_test_email()
-    assert "no test recipient" in dialog.send_result.text()
+    dialog = settings_dialog(qtbot, sdb, clock)
+    assert dialog.send_test_email() is None
+    assert dialog.send_result.text() == "No test recipient: fill in “Test email to” first."
     dialog.edits["test.recipient_email"].setText("me@example.com")
-    assert dialog.send_test_email()
-    sent = dialog.send_result.text()
-    dialog.tabs.setCurrentIndex(4)
-    dialog.show()
+    text, _ = send(qtbot, dialog, "email")
     shoot(dialog, "settings_send_test.png")
-    assert sent == "Sent to me@example.com through the outbox (no mail server set)."
+    assert text == "Sent to me@example.com through the outbox (no mail server set)."
 
 
 def test_send_test_email_goes_through_a_real_smtp_server(
@@ -238,21 +509,113 @@ def test_send_test_email_goes_through_a_real_smtp_server(
 ) -> None:
     refused = {"nobody@example.com": "550 5.1.1 <nobody@example.com>: no such user"}
     with smtp_sink(Handler(refuse=refused)) as (sink, port):
-        dialog = SettingsDialog(sdb, clock)
-        qtbot.addWidget(dialog)
+        dialog = settings_dialog(qtbot, sdb, clock)
         dialog.edits["smtp.url"].setText(f"smtp://127.0.0.1:{port}?tls=none")
         dialog.edits["test.recipient_email"].setText("me@example.com")
-        ok = dialog.send_test_email()
-        assert dialog.send_result.text() == "Sent to me@example.com through smtp."
-        assert ok
+        text, _ = send(qtbot, dialog, "email")
+        assert text == "Sent to me@example.com through smtp."
         (received,) = sink.received
         assert received.rcpt == ["me@example.com"]
         assert received.message["Subject"] == "Journeys test email"
 
         dialog.edits["test.recipient_email"].setText("nobody@example.com")
-        assert not dialog.send_test_email()
-        assert dialog.send_result.text().startswith("rejected: ")
-        assert "no such user" in dialog.send_result.text()
+        text, _ = send(qtbot, dialog, "email")
+        assert text.startswith("Not sent — the recipient was refused: ")
+        assert "no such user" in text
+
+
+def test_send_test_email_to_a_dead_or_silent_server_keeps_the_dialog_live(
+    qtbot: QtBot, sdb: Database, clock: FixedClock, keyring_memory: MemoryKeyring
+) -> None:
+    dialog = settings_dialog(qtbot, sdb, clock)
+    dialog.edits["test.recipient_email"].setText("me@example.com")
+    port = free_port()  # nothing listens there
+    dialog.edits["smtp.url"].setText(f"smtp://127.0.0.1:{port}?tls=none")
+    text, _ = send(qtbot, dialog, "email")
+    assert text.startswith("Not sent — the server could not be reached or is busy: ")
+    assert text.endswith(f"127.0.0.1:{port} (none): connection refused")
+
+    dialog.edits["smtp.timeout_seconds"].setText("1")
+    with silent_server() as port:
+        dialog.edits["smtp.url"].setText(f"smtp://127.0.0.1:{port}?tls=none")
+        ticker = Ticker()
+        dialog.send_button.click()
+        assert dialog.send_result.text() == "Waiting for the server's answer…"
+        shoot(dialog, "settings_sending.png")
+        # The dialog answers meanwhile: tabs switch, fields edit, Save saves.
+        dialog.tabs.setCurrentIndex(0)
+        dialog.edits["smtp.rate_per_second"].setText("5")
+        assert dialog.save()
+        dialog.tabs.setCurrentIndex([t for t, _ in TABS].index("Test"))
+        qtbot.waitUntil(lambda: "email" not in dialog.sends, timeout=30_000)
+        elapsed, gap = ticker.stop()
+    assert elapsed >= 0.9  # the server's full timeout...
+    assert gap < 0.5, gap  # ...spent with a live window
+    text = dialog.send_result.text()
+    assert text.startswith("Not sent — the server could not be reached or is busy: ")
+    assert f"127.0.0.1:{port}" in text and text.endswith("timed out")
+    assert stored(sdb, "smtp.rate_per_second") == 5
+    shoot(dialog, "settings_send_failed.png")
+
+
+def test_closing_settings_mid_send_returns_at_once_and_leaves_no_thread(
+    qtbot: QtBot, sdb: Database, clock: FixedClock, keyring_memory: MemoryKeyring
+) -> None:
+    dialog = SettingsDialog(sdb, clock)
+    dialog.show()
+    dialog.edits["test.recipient_email"].setText("me@example.com")
+    dialog.edits["smtp.timeout_seconds"].setText("1")
+    with silent_server() as port:
+        dialog.edits["smtp.url"].setText(f"smtp://127.0.0.1:{port}?tls=none")
+        task = dialog.send_test_email()
+        assert task is not None and task.is_running()
+        started = time.perf_counter()
+        dialog.reject()
+        assert time.perf_counter() - started < 0.5
+        assert not dialog.isVisible()
+        dialog.deleteLater()
+        del dialog
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+        assert running_tasks() == [task]  # kept alive until the server's timeout ends
+        qtbot.waitUntil(lambda: not running_tasks(), timeout=15_000)
+    assert not task.is_running()
+
+
+def test_send_test_sms_through_a_gateway_the_outbox_and_dead_or_silent_ones(
+    qtbot: QtBot, sdb: Database, clock: FixedClock, keyring_memory: MemoryKeyring
+) -> None:
+    dialog = settings_dialog(qtbot, sdb, clock)
+    assert dialog.send_test_sms() is None
+    assert dialog.send_results["sms"].text() == "No test recipient: fill in “Test SMS to” first."
+    dialog.edits["test.recipient_phone"].setText("+32470123456")
+    text, _ = send(qtbot, dialog, "sms")
+    assert text == "Sent to +32470123456 through the outbox (no SMS gateway set)."
+
+    gateway = FakeJsonGateway()
+    try:
+        dialog.edits["sms.url"].setText(gateway.url)
+        dialog.secrets["sms.token"].setText(JSON_TOKEN)
+        text, _ = send(qtbot, dialog, "sms")
+        assert text == "Sent to +32470123456 through sms-gateway."
+        (request,) = gateway.requests
+        assert request["to"] == "+32470123456" and request["body"] == TEST_SMS_TEXT
+    finally:
+        gateway.close()
+
+    dialog.edits["sms.url"].setText(f"http://127.0.0.1:{free_port()}/v1/sms")  # closed
+    text, _ = send(qtbot, dialog, "sms")
+    assert text.startswith(
+        "Not sent — the server could not be reached or is busy: cannot reach the SMS gateway"
+    )
+
+    dialog.sms_timeout = 1.0
+    with silent_server() as port:
+        dialog.edits["sms.url"].setText(f"http://127.0.0.1:{port}/v1/sms")
+        text, gap = send(qtbot, dialog, "sms")
+    assert gap < 0.5, gap
+    assert text.startswith("Failed: Delivery unknown: the SMS gateway at 127.0.0.1:")
+    assert "gave no answer" in text
+    shoot(dialog, "settings_sms_failed.png")
 
 
 def test_choose_template_returns_the_new_campaign_or_none(

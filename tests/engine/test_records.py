@@ -176,6 +176,29 @@ def test_import_reports_progress_in_chunks(db: Database) -> None:
     assert last["name"] == "P6000" and last["tags"] == ["T0"]  # ids follow file order
 
 
+def test_checking_is_reported_and_a_callback_can_stop_the_import(db: Database) -> None:
+    text = "name,email\n" + "".join(f"P{i},p{i}@x.com\n" for i in range(2500))
+    checked: list[tuple[int, int]] = []
+    with db.session() as s:
+        import_csv(
+            s, "contact", io.StringIO(text), now=T0, checking=lambda d, t: checked.append((d, t))
+        )
+    assert checked == [(0, 2500), (1000, 2500), (2000, 2500), (2500, 2500)]
+
+    class Stop(Exception):
+        pass
+
+    def stop(done: int, total: int) -> None:
+        if done:
+            raise Stop
+
+    for hook in ("checking", "progress"):
+        with pytest.raises(Stop), db.session() as s:
+            import_csv(s, "contact", io.StringIO(text.replace("@", "2@")), now=T0, **{hook: stop})
+    with db.read() as s:
+        assert len(list_records(s, "contact")) == 2500  # the stopped imports left nothing
+
+
 def test_rows_are_numbered_as_a_spreadsheet_shows_them(db: Database, tmp_path: Path) -> None:
     text = 'name,description,email\nAnn,"two\nlines",ann@x.com\n\nBob,,not-an-email\n'
     assert _problems(db, "contact", text, tmp_path) == [
