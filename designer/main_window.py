@@ -82,6 +82,7 @@ CONTEXT_ACTIONS = (
     "delete_campaign",
 )
 Yes = QMessageBox.StandardButton.Yes
+GALLERY_HIDES = ("inspector", "problems", "traces", "test")
 
 
 def describe_location(db: Database) -> str:
@@ -115,6 +116,7 @@ class MainWindow(CampaignCommands, QMainWindow):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty_label)
         self.gallery: QWidget | None = None  # built on first need: thumbnails take a moment
+        self._gallery_hid: list[QDockWidget] = []
         self.banner = UpdateBanner()
         self.banner.chosen.connect(self.apply_update)
         centre = QWidget()
@@ -333,6 +335,7 @@ class MainWindow(CampaignCommands, QMainWindow):
             self.test_panel.set_campaign(campaign_id, canvas.document.campaign.target, canvas.scene)
             self.stack.setCurrentWidget(canvas)
             canvas.minimap.setVisible(self.actions_by_name["overview"].isChecked())
+            self._give_back_docks()
             QTimer.singleShot(0, canvas.view.fit)  # once the view has its size
         self.check()
         self.traces.load(campaign_id)
@@ -361,8 +364,16 @@ class MainWindow(CampaignCommands, QMainWindow):
     def _show_empty(self) -> None:
         """The template gallery while the database has no campaign, else a hint."""
         if self.campaigns.rows:
+            self._give_back_docks()
             self.stack.setCurrentWidget(self.empty_label)
             return
+        # The gallery is the whole first screen: the docks about a campaign have nothing
+        # to show yet, so they step aside until the first campaign exists.
+        for name in GALLERY_HIDES:
+            dock = self.docks[name]
+            if not dock.isHidden() and dock not in self._gallery_hid:
+                self._gallery_hid.append(dock)
+                dock.hide()
         if self.gallery is None:
             from .dialogs.gallery import TemplateGallery
 
@@ -371,6 +382,13 @@ class MainWindow(CampaignCommands, QMainWindow):
             self.gallery = gallery
             self.stack.addWidget(gallery)
         self.stack.setCurrentWidget(self.gallery)
+
+    def _give_back_docks(self) -> None:
+        hidden, self._gallery_hid = self._gallery_hid, []
+        for dock in hidden:
+            dock.show()
+        if hidden:
+            self.docks["problems"].raise_()
 
     def check(self) -> None:
         """Validate the open campaign: problems panel, node badges, E10 banner."""
@@ -456,11 +474,15 @@ class MainWindow(CampaignCommands, QMainWindow):
 
     def _initial_sizes(self) -> None:
         h, v = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
-        self.resizeDocks([self.docks["campaigns"], self.inspector_dock], [330, 440], h)
+        # Generous side docks on a wide screen, a usable canvas on a 1280-pixel one.
+        width = self.width()
+        side = [min(330, max(240, width // 5)), min(440, max(340, width * 7 // 25))]
+        self.resizeDocks([self.docks["campaigns"], self.inspector_dock], side, h)
         self.resizeDocks([self.docks["problems"]], [150], v)
         self.resizeDocks([self.docks["campaigns"], self.docks["history"]], [420, 200], v)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._give_back_docks()  # remembered as the user left them, not as the gallery did
         settings = QSettings(ORGANIZATION, APPLICATION)
         settings.setValue("main/geometry", self.saveGeometry())
         settings.setValue("main/state", self.saveState())

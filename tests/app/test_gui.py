@@ -72,10 +72,16 @@ def test_an_empty_database_shows_the_template_gallery(qtbot: QtBot, db: Database
 
     assert window.gallery is not None
     assert window.stack.currentWidget() is window.gallery
+    # The campaign docks step aside while there is no campaign; the list stays.
+    docks = ("inspector", "problems", "traces", "test")
+    assert [window.docks[d].isVisible() for d in docks] == [False] * 4
+    assert window.docks["campaigns"].isVisible()
     # Choosing a template creates the campaign and opens it; the gallery steps aside.
     window.gallery.use_template("welcome_flow")  # type: ignore[attr-defined]
     assert [r[0] for r in window.campaigns.table_rows()] == ["Welcome Flow"]
     assert window.canvas is not None and window.stack.currentWidget() is window.canvas
+    assert [window.docks[d].isHidden() for d in docks] == [False] * 4
+    assert window.docks["inspector"].isVisible() and window.docks["problems"].isVisible()
 
 
 def test_refresh_shows_campaigns_created_meanwhile(
