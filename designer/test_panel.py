@@ -102,6 +102,7 @@ class TestPanel(QWidget):
         self.participant_id: int | None = None
         self.rows: list[dict[str, Any]] = []
         self.types: dict[str, str] = {}
+        self.names: dict[str, str] = {}  # key -> the step's name, as the canvas shows it
 
         self.records = RecordChooser(self._before_popup)
         self.records.setMinimumContentsLength(16)
@@ -218,13 +219,15 @@ class TestPanel(QWidget):
 
     def _load_types(self) -> None:
         if not self.campaign_id:
-            self.types = {}
+            self.types, self.names = {}, {}
             return
         with self.db.read() as s:
-            query = select(Activity.key, Activity.type).where(
+            query = select(Activity.key, Activity.type, Activity.name).where(
                 Activity.campaign_id == self.campaign_id
             )
-            self.types = {key: type_ for key, type_ in s.execute(query).all()}
+            found = s.execute(query).all()
+        self.types = {key: type_ for key, type_, _name in found}
+        self.names = {key: name for key, _type, name in found}
 
     def _on_scene_rebuilt(self) -> None:
         self.reload()
@@ -310,7 +313,11 @@ class TestPanel(QWidget):
                     text = text[:16].replace("T", " ") if value else "(waiting)"
                     if row["state"] != "scheduled":
                         text = ""
-                self.table.setItem(r, c, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                if name == "activity":
+                    item.setText(self.names.get(text, text))
+                    item.setToolTip(text)
+                self.table.setItem(r, c, item)
             if row["id"] == keep:
                 select_row = r
         self.table.blockSignals(False)

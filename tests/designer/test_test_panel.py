@@ -316,3 +316,10 @@ def test_test_mode_steps_a_record_through_the_odoo_flow(
     assert part is not None and part.state == "completed" and part.is_test
     assert report["participants"] == {"running": 0, "completed": 0, "removed": 0, "test": 1}
     assert all(a["processed"] == 0 for a in report["activities"].values())
+
+
+def test_steps_are_listed_by_the_names_the_canvas_shows(panel: TestPanel, contact: int) -> None:
+    launch(panel, contact)
+    run_welcome(panel)
+    item = panel.table.item(0, 0)
+    assert (item.text(), item.toolTip()) == ("Welcome!", "welcome")
