@@ -1,15 +1,19 @@
 """``journeys`` / ``journeys gui``: the designer's main window on the embedded engine.
 
 The window lives in :mod:`designer.main_window`; this module wires the database and the
-engine runner to it and owns the quit order.
+engine runner to it and owns the quit order. Before the window opens, the application is
+told how to scale on high-DPI screens and which scheme (light or dark) to show.
 """
 
 from __future__ import annotations
 
 import sys
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
+from designer import theme
 from designer.campaign_list import CampaignRow, load_campaigns
 from designer.main_window import APPLICATION, ORGANIZATION, MainWindow, describe_location
 from engine.db import Database, default_url
@@ -18,15 +22,30 @@ from engine.runner import EngineRunner
 __all__ = ["CampaignRow", "MainWindow", "describe_location", "load_campaigns", "run_gui"]
 
 
+def _new_application() -> QApplication:
+    """The QApplication, with high-DPI scaling set up first (it must precede it).
+
+    Qt 6 scales by the screen's factor on its own; PassThrough keeps fractional factors
+    (125 %, 150 %) exact instead of rounding them to 1x or 2x, so text and the canvas's
+    sprites are drawn at the screen's true density.
+    """
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+        Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+    )
+    app = QApplication(sys.argv[:1])
+    return app
+
+
 def run_gui(db_url: str | None) -> int:
     """Open the main window on ``db_url`` (default: the user's SQLite file) until it closes.
 
     The database is created or migrated first; engine errors (UserError, EngineFailure)
     propagate to the caller, which maps them to exit codes.
     """
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance() or _new_application()
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
+    theme.install()  # the remembered Light/Dark/System choice, followed live from now on
     db = Database(db_url or default_url())
     runner = EngineRunner(db, tracking=True)
     try:

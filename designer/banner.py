@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
+from . import theme
+
 TEXT = "Workflow modified — apply the changes to the people already in the journey?"
+# (background, bottom border, text): a pale amber on light, a deep amber on dark.
+COLORS = {False: ("#FFF4CE", "#E0C060", "#3D2E00"), True: ("#3A3018", "#7A6424", "#F6E7B4")}
+
+
+def banner_css(dark: bool) -> str:
+    background, border, text = COLORS[dark]
+    return (
+        f"#update-banner {{ background: {background}; border-bottom: 1px solid {border}; }}"
+        f" #update-banner > QLabel {{ color: {text}; }}"
+    )
 
 
 class UpdateBanner(QFrame):
@@ -16,9 +28,6 @@ class UpdateBanner(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("update-banner")
-        self.setStyleSheet(
-            "#update-banner { background: #fff4ce; border-bottom: 1px solid #e0c060; }"
-        )
         self.label = QLabel(TEXT)
         self.update_button = QPushButton("Update participants")
         self.skip_button = QPushButton("Don't update")
@@ -29,4 +38,16 @@ class UpdateBanner(QFrame):
         box.addWidget(self.label, 1)
         box.addWidget(self.update_button)
         box.addWidget(self.skip_button)
+        self.restyle()
         self.hide()
+
+    def restyle(self) -> None:
+        """Colours for the scheme in force (called again on every palette change)."""
+        sheet = banner_css(theme.is_dark())
+        if sheet != self.styleSheet():  # a style sheet change re-polishes: only if needed
+            self.setStyleSheet(sheet)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.restyle()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from PySide6.QtCore import QPoint, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QAction, QPalette, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QAction, QPalette, QResizeEvent, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -36,6 +36,7 @@ from engine.models import Campaign, Participant
 
 # Short headers: the dock is narrow and the name needs the room ("Joined": participants).
 COLUMNS = ("Name", "State", "Joined", "Changed")
+NARROW = 340  # pixels below which the "Changed" column is hidden
 HEADER_TIPS = (
     "Campaign name",
     "draft, running or stopped; archived campaigns say so",
@@ -192,6 +193,11 @@ class CampaignList(QWidget):
         if current and not found:
             self.campaignSelected.emit(0)
 
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """A narrow list gives the names the room: "Changed" moves to the name's tooltip."""
+        super().resizeEvent(event)
+        self.view.setColumnHidden(COLUMNS.index("Changed"), event.size().width() < NARROW)
+
     def _items(self, row: CampaignRow) -> list[QStandardItem]:
         changed = row.updated_at.strftime("%d %b") if row.updated_at else ""
         state = row.state
@@ -200,7 +206,8 @@ class CampaignList(QWidget):
         items = [QStandardItem(v) for v in (row.name, state, "", changed)]
         items[2].setData(row.participants, Qt.ItemDataRole.DisplayRole)
         items[2].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        items[0].setToolTip(f"{row.name} · #{row.id} · {row.target}")
+        when = f" · changed {row.updated_at:%Y-%m-%d %H:%M} UTC" if row.updated_at else ""
+        items[0].setToolTip(f"{row.name} · #{row.id} · {row.target}{when}")
         if row.updated_at:
             items[3].setToolTip(f"{row.updated_at:%Y-%m-%d %H:%M} UTC")
         if row.archived:

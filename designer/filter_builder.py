@@ -34,6 +34,7 @@ from engine.fields import MANY2MANY, MANY2ONE, MODELS, RELATED_FIELDS
 from engine.filters import OPERATORS, FilterError, audience_condition, parse_domain, validate_domain
 
 from .domain_tree import Group, Leaf, to_domain, to_tree
+from .theme import status_css
 
 _NUMERIC_KINDS = {"int", "float", MANY2ONE, MANY2MANY, "json"}
 _GROUP_OPS = [("&", "All of (AND)"), ("|", "Any of (OR)")]
@@ -239,7 +240,7 @@ class FilterBuilder(QWidget):
         lay.addWidget(self.code_edit)
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #c0392b;")
+        self.error_label.setStyleSheet(status_css(True))
         self.error_label.hide()
         lay.addWidget(self.error_label)
         self._group_box: GroupBox | None = None

@@ -244,6 +244,7 @@ class MainWindow(CampaignCommands, QMainWindow):
         view.addSeparator()
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
+        self.add_appearance_menu(view)  # View ▸ Appearance (designer.window_commands)
         camp = self.menuBar().addMenu("&Campaign")
         camp.addAction(a("start", "&Start…", self.start_campaign, "Ctrl+R"))
         camp.addAction(a("stop", "S&top…", self.stop_campaign, "Ctrl+Shift+R"))

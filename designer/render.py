@@ -3,11 +3,16 @@
 The same scene and items as the canvas draw the file, so an exported diagram, a gallery
 thumbnail and the editor always agree. Offscreen rendering needs a QApplication (fonts)
 but no display: when none exists the ``offscreen`` platform is used.
+
+Diagrams are light whatever the window shows (documents get printed and pasted into
+light pages); ``dark=True`` draws them with the canvas's dark colours instead.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, QSize
@@ -42,26 +47,48 @@ def diagram_rect(scene: CampaignScene) -> QRectF:
     return QRectF(scene.content_rect).adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
 
 
-def render_png(scene: CampaignScene, path: Path, scale: float = 2.0) -> QSize:
-    """A PNG at ``scale`` pixels per scene unit (2: crisp on high-DPI screens)."""
+@contextmanager
+def colors_for(scene: CampaignScene, dark: bool) -> Iterator[None]:
+    """Paint ``scene`` in the light (or dark) colours for a while, whatever the window
+    shows; the scene's own background is given back afterwards."""
+    background = scene.backgroundBrush()
+    with style.using(style.DARK if dark else style.LIGHT):
+        scene.setBackgroundBrush(style.CANVAS)
+        try:
+            yield
+        finally:
+            scene.setBackgroundBrush(background)
+
+
+def render_image(scene: CampaignScene, scale: float = 2.0, *, dark: bool = False) -> QImage:
+    """The diagram as an image of ``scale`` pixels per scene unit."""
     source = diagram_rect(scene)
     size = QSize(round(source.width() * scale), round(source.height() * scale))
     image = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
-    image.fill(style.CANVAS)
-    painter = QPainter(image)
-    painter.setRenderHints(
-        QPainter.RenderHint.Antialiasing
-        | QPainter.RenderHint.TextAntialiasing
-        | QPainter.RenderHint.SmoothPixmapTransform
-    )
-    scene.render(painter, QRectF(0, 0, size.width(), size.height()), source)
-    painter.end()
+    with colors_for(scene, dark):
+        image.fill(style.CANVAS)
+        painter = QPainter(image)
+        painter.setRenderHints(
+            QPainter.RenderHint.Antialiasing
+            | QPainter.RenderHint.TextAntialiasing
+            | QPainter.RenderHint.SmoothPixmapTransform
+        )
+        scene.render(painter, QRectF(0, 0, size.width(), size.height()), source)
+        painter.end()
+    return image
+
+
+def render_png(
+    scene: CampaignScene, path: Path, scale: float = 2.0, *, dark: bool = False
+) -> QSize:
+    """A PNG at ``scale`` pixels per scene unit (2: crisp on high-DPI screens)."""
+    image = render_image(scene, scale, dark=dark)
     if not image.save(str(path)):  # the format follows the .png suffix
         raise UserError(f"cannot write {path}")
-    return size
+    return image.size()
 
 
-def render_svg(scene: CampaignScene, path: Path, title: str) -> QSize:
+def render_svg(scene: CampaignScene, path: Path, title: str, *, dark: bool = False) -> QSize:
     from PySide6.QtSvg import QSvgGenerator
 
     source = diagram_rect(scene)
@@ -77,14 +104,20 @@ def render_svg(scene: CampaignScene, path: Path, title: str) -> QSize:
     if not painter.begin(generator):
         raise UserError(f"cannot write {path}")
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.fillRect(QRectF(0, 0, size.width(), size.height()), QColor(style.CANVAS))
-    scene.render(painter, QRectF(0, 0, size.width(), size.height()), source)
+    with colors_for(scene, dark):
+        painter.fillRect(QRectF(0, 0, size.width(), size.height()), QColor(style.CANVAS))
+        scene.render(painter, QRectF(0, 0, size.width(), size.height()), source)
     painter.end()
     return size
 
 
 def render_campaign(
-    db: Database, campaign_id: int, path: str | Path, clock: Clock | None = None
+    db: Database,
+    campaign_id: int,
+    path: str | Path,
+    clock: Clock | None = None,
+    *,
+    dark: bool = False,
 ) -> QSize:
     """Write the journey of ``campaign_id`` to ``path`` (.png or .svg); reads only."""
     path = Path(path)
@@ -101,8 +134,8 @@ def render_campaign(
         scene.set_stats(load_stats(db, campaign_id, clock.now()))
         scene.clearSelection()
         if suffix == ".png":
-            return render_png(scene, path)
-        return render_svg(scene, path, document.campaign.name)
+            return render_png(scene, path, dark=dark)
+        return render_svg(scene, path, document.campaign.name, dark=dark)
     finally:
         # Items go before the scene and the scene before the document: no dangling
         # Python wrappers when the interpreter exits.

@@ -9,15 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox
 
 from engine import campaign_files
 from engine.errors import UserError, ValidationError
 
-from . import campaign_ops
+from . import campaign_ops, theme
 from .problems import load_problems
 
 Yes = QMessageBox.StandardButton.Yes
+APPEARANCE_TEXTS = {theme.SYSTEM: "&System", theme.LIGHT: "&Light", theme.DARK: "&Dark"}
 
 
 class CampaignCommands:
@@ -157,6 +159,33 @@ class CampaignCommands:
         self.traces.load(cid)
         self._update_actions()
 
+    # --- appearance --------------------------------------------------------------------------
+    def add_appearance_menu(self, view: QMenu) -> QMenu:
+        """View ▸ Appearance: System / Light / Dark, remembered, applied at once.
+
+        Also applies the remembered choice, so a window opens in the scheme it was left in.
+        """
+        controller = theme.install()
+        view.addSeparator()
+        menu = view.addMenu("Appearance")
+        group = QActionGroup(menu)
+        group.setExclusive(True)
+        self.appearance_actions: dict[str, QAction] = {}
+        for choice, text in APPEARANCE_TEXTS.items():
+            action = QAction(text, menu)
+            action.setCheckable(True)
+            action.setChecked(choice == controller.preference())
+            action.setData(choice)
+            group.addAction(action)
+            menu.addAction(action)
+            self.appearance_actions[choice] = action
+        self.appearance_actions[theme.SYSTEM].setToolTip("Light or dark, as the system is")
+        group.triggered.connect(self.set_appearance)
+        return menu
+
+    def set_appearance(self, action: QAction) -> None:
+        theme.appearance().set_preference(str(action.data()))
+
     # --- files -------------------------------------------------------------------------------
     def import_path(self, path: str | Path) -> int | None:
         """Import a campaign file, asking before trusting its code/webhook actions."""
@@ -198,12 +227,18 @@ class CampaignCommands:
             self._run(campaign_ops.export_file, self.db, self.current_id(), path)
 
     def export_diagram(self, fmt: str) -> None:
-        from .render import render_png, render_svg
+        """The journey as stored, drawn as ``journeys render`` draws it: no selection, no
+        test highlight, light colours whatever the window shows."""
+        from .render import render_campaign
 
         if self.canvas is None:
             return
         title = self.canvas.document.campaign.name
         path, _ = QFileDialog.getSaveFileName(self, "Export diagram", f"{title}.{fmt}", f"*.{fmt}")
-        if path:
-            scene = self.canvas.scene
-            render_png(scene, Path(path)) if fmt == "png" else render_svg(scene, Path(path), title)
+        if not path:
+            return
+        target = Path(path)
+        if target.suffix.lower() != f".{fmt}":
+            target = target.with_name(f"{target.name}.{fmt}")
+        if self._run(render_campaign, self.db, self.current_id(), target, self.clock) is not None:
+            self.statusBar().showMessage(f"Diagram exported to {target}", 5000)

@@ -54,7 +54,8 @@ class EdgeItem(QGraphicsItem):
         if not dashed:
             self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self._p0 = self._p1 = QPointF()
-        self._color = style.EDGE_NEUTRAL
+        self._family = "neutral"  # the trigger's family: its colour is looked up at paint
+        self._color: QColor | None = None  # set_color's override (a link being drawn)
         self._label: QStaticText | None = None
         self._label_w = 0.0
         self._path = QPainterPath()
@@ -66,7 +67,7 @@ class EdgeItem(QGraphicsItem):
     def set_trigger(self, trigger: str | None) -> None:
         """``None`` for a Start link; otherwise the label and colour of ``trigger``."""
         text = wording.edge_label(trigger) if trigger else ""
-        self._color = style.edge_color(trigger or "")
+        self._family = style.edge_family(trigger or "")
         self._label = static_text(text, "label") if text else None
         self._label_w = _label_width(text) if text else 0.0
         if not self._p0.isNull() or not self._p1.isNull():
@@ -118,7 +119,12 @@ class EdgeItem(QGraphicsItem):
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        color = style.SELECTION if selected else self._color
+        if selected:
+            color = style.SELECTION
+        elif self._color is not None:
+            color = self._color
+        else:
+            color = style.EDGE_COLORS[self._family]
         # 1 px: Qt's fast stroker (wider pens go through the general one, 4-5x slower
         # on long curves — what a pan of a big journey spends its time on).
         pen = style.pen(color, 2.0 if selected else 1.0)
@@ -141,7 +147,8 @@ class EdgeItem(QGraphicsItem):
 
 
 def _draw_pill(area: QRectF, color: QColor, label: QStaticText, painter: QPainter) -> None:
-    """The trigger label: white pill, coloured outline and text (origin: area's corner)."""
+    """The trigger label: a card-coloured pill, coloured outline and text (origin: area's
+    corner)."""
     r = QRectF(1, 1, area.width() - 2, area.height() - 2)
     painter.setBrush(style.CARD)
     painter.setPen(style.pen(color, 1.0))

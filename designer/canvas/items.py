@@ -17,7 +17,6 @@ from functools import partial
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
-    QColor,
     QFontMetricsF,
     QPainter,
     QPainterPath,
@@ -51,7 +50,6 @@ from .sprites import draw_cached
 from .stats import EMPTY, NodeStats
 
 SPARK_W, SPARK_H = 100.0, 24.0
-SPARK_AXIS = QColor("#E4E7EB")
 
 
 class CardItem(QGraphicsItem):
@@ -171,7 +169,7 @@ class ActivityNode(CardItem):
         self._problem: str | None = None  # "error" | "warning"
         self._node: Node | None = None
         self._stats: NodeStats = EMPTY
-        self._spark: list[tuple[QPolygonF, QColor]] = []
+        self._spark: list[tuple[QPolygonF, str]] = []  # (line, style colour name)
         # Texts and sparklines are laid out on first detailed paint, not on creation:
         # of a thousand cards only those on screen at a readable zoom ever need them.
         self._texts_ready = self._stats_ready = False
@@ -242,8 +240,8 @@ class ActivityNode(CardItem):
         self._spark_box = box
         self._spark = []
         for series, color in (
-            (s.rejected_series, style.REJECTED),
-            (s.processed_series, style.PROCESSED),
+            (s.rejected_series, "REJECTED"),
+            (s.processed_series, "PROCESSED"),
         ):
             if not series or not any(series):
                 continue
@@ -267,10 +265,9 @@ class ActivityNode(CardItem):
         if not self._stats_ready:
             self._prepare_stats()
         r = self.rect
-        color = style.TYPE_COLORS[self.kind]
         paint_icon(painter, self.kind, QPointF(r.left() + 26, r.top() + 26))
         painter.setFont(style.font("caption"))
-        painter.setPen(color if self._node.trusted else style.WARNING)
+        painter.setPen(style.TYPE_TEXT[self.kind] if self._node.trusted else style.WARNING)
         painter.drawStaticText(QPointF(r.left() + 48, r.top() + 11), self._caption)
         painter.setFont(style.font("title"))
         painter.setPen(style.INK)
@@ -291,11 +288,11 @@ class ActivityNode(CardItem):
         if not self._spark:
             return  # nothing happened in 15 days: no empty chart
         box = self._spark_box
-        painter.setPen(style.pen(SPARK_AXIS, 1))
+        painter.setPen(style.pen(style.SPARK_AXIS, 1))
         painter.drawLine(box.bottomLeft(), box.bottomRight())
         painter.setBrush(Qt.BrushStyle.NoBrush)
         for poly, color in self._spark:
-            painter.setPen(style.pen(color, 1.6))
+            painter.setPen(style.pen(getattr(style, color), 1.6))
             painter.drawPolyline(poly)
 
     def _paint_badge(self, painter: QPainter) -> None:
@@ -304,7 +301,7 @@ class ActivityNode(CardItem):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(style.INVALID if self._problem == "error" else style.WARNING)
         painter.drawEllipse(center, 8, 8)
-        painter.setPen(style.pen(QColor("white"), 2))
+        painter.setPen(style.pen(style.ALERT_MARK, 2))
         painter.drawLine(center + QPointF(0, -4), center + QPointF(0, 1))
         painter.drawPoint(center + QPointF(0, 4))
 
@@ -317,7 +314,9 @@ class StartNode(CardItem):
     def __init__(self) -> None:
         super().__init__()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self._texts: list[tuple[QPointF, str, QColor, QStaticText]] = []
+        # (where, font role, style colour name, text): colours are looked up at paint
+        # time, so the card follows a scheme change.
+        self._texts: list[tuple[QPointF, str, str, QStaticText]] = []
 
     def set_campaign(self, target: str, domain: list, matching: int | None) -> None:
         summary_lines = two_lines(wording.domain_summary(domain, target), "body", self.WIDTH - 28)
@@ -326,16 +325,14 @@ class StartNode(CardItem):
         title = wording.target_label(target)
         count = "" if matching is None else f"{matching:,} matching"
         texts = [
-            (QPointF(r.left() + 48, r.top() + 11), "caption", style.TYPE_COLORS["start"], "START"),
-            (QPointF(r.left() + 48, r.top() + 24), "title", style.INK, title),
+            (QPointF(r.left() + 48, r.top() + 11), "caption", "START", "START"),
+            (QPointF(r.left() + 48, r.top() + 24), "title", "INK", title),
         ]
         if count:
             width = QFontMetricsF(style.font("label")).horizontalAdvance(count)
-            texts.append(
-                (QPointF(r.right() - 14 - width, r.top() + 14), "label", style.MUTED, count)
-            )
+            texts.append((QPointF(r.right() - 14 - width, r.top() + 14), "label", "MUTED", count))
         for i, line in enumerate(summary_lines):
-            texts.append((QPointF(r.left() + 14, r.top() + 50 + i * 16), "body", style.MUTED, line))
+            texts.append((QPointF(r.left() + 14, r.top() + 50 + i * 16), "body", "MUTED", line))
         self._texts = [(pos, role, color, static_text(t, role)) for pos, role, color, t in texts]
         self.update()
 
@@ -348,6 +345,6 @@ class StartNode(CardItem):
         paint_icon(painter, "start", QPointF(r.left() + 26, r.top() + 26))
         for pos, role, color, text in self._texts:
             painter.setFont(style.font(role))
-            painter.setPen(color)
+            painter.setPen(style.TYPE_TEXT["start"] if color == "START" else getattr(style, color))
             painter.drawStaticText(pos, text)
         self.paint_handle(painter)

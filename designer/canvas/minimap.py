@@ -7,7 +7,7 @@ frame would cost more than the pan. The visible area is drawn on top of that pic
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
@@ -66,6 +66,11 @@ class Minimap(QWidget):
         self._image = image
         self.update()
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.view.restyle()  # redraws this map if the scheme changed
+
     def _to_scene(self, pos: QPointF) -> QPointF:
         s = self._source
         scale = s.width() / (self.width() - 8)
@@ -82,6 +87,8 @@ class Minimap(QWidget):
         )
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        if self._image.devicePixelRatio() != self.devicePixelRatioF():
+            self.redraw()  # moved to a screen of another pixel density: stay sharp
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(style.pen(style.BORDER, 1))

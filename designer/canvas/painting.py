@@ -3,7 +3,8 @@ output handle and the type badge (the last three cached as sprites on screen).
 
 Texts are QStaticText laid out once and shared by every item showing the same words;
 frames, handles and badges look the same on every card, so they are drawn once per zoom
-level (see :mod:`designer.canvas.sprites`).
+level (see :mod:`designer.canvas.sprites`). Colours come from :mod:`.style` at paint
+time, so a scheme change needs only a repaint.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def draw_frame(
     if divider is None:
         return
     y = rect.top() + divider
-    painter.setPen(style.pen(DIVIDER_COLOR, 1))
+    painter.setPen(style.pen(style.DIVIDER, 1))
     painter.drawLine(QPointF(rect.left() + 12, y), QPointF(rect.right() - 12, y))
     painter.setPen(Qt.PenStyle.NoPen)
     for row, dot in enumerate((style.PROCESSED, style.REJECTED)):
@@ -86,7 +87,6 @@ def draw_frame(
         painter.drawEllipse(QPointF(rect.left() + 17, y + COUNTERS_DY + 7.5 + row * 16), 3, 3)
 
 
-DIVIDER_COLOR = QColor("#EEF1F4")
 COUNTERS_DY = 8.0  # first counter line, below the divider
 
 
@@ -98,7 +98,7 @@ def draw_handle(kind: str, hot: bool, painter: QPainter) -> None:
     painter.setBrush(color if hot else style.CARD)
     painter.drawEllipse(center, r, r)
     if hot:
-        painter.setPen(style.pen(QColor("white"), 1.5))
+        painter.setPen(style.pen(style.GLYPH, 1.5))
         painter.drawLine(center + QPointF(-3.5, 0), center + QPointF(3.5, 0))
         painter.drawLine(center + QPointF(0, -3.5), center + QPointF(0, 3.5))
 

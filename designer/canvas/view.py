@@ -6,6 +6,8 @@
   rubber band that selects the cards it touches.
 - Zoom in/out/100%/fit have the platform's standard shortcuts (the actions live on the
   view, so a window can put them in its menus).
+- A palette change (the system or the user switched light/dark) restyles the canvas at
+  once: the colour set, the scene's background, the sprites, the overlays.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFrame, QGraphicsView, QWidget
 
-from . import style
+from . import sprites, style
 from .scene import CampaignScene
 
 PALETTE_MIME = "application/x-journeys-activity-type"
@@ -64,6 +66,8 @@ class CanvasView(QGraphicsView):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.show_grid = True
         self.overlays: list[QWidget] = []  # corner widgets (the minimap), kept in place
+        self._scheme = ""
+        self.restyle()
         self._pan_from: QPoint | None = None
         self._space = False
         keys = QKeySequence.StandardKey
@@ -81,6 +85,31 @@ class CanvasView(QGraphicsView):
         action.triggered.connect(slot)
         self.addAction(action)
         return action
+
+    # --- light and dark ----------------------------------------------------------------------
+    def restyle(self) -> None:
+        """Follow the application palette: colours, background, sprites, overlays.
+
+        Idempotent, so every widget that hears of a palette change may call it first.
+        """
+        if style.sync():
+            sprites.clear()  # keyed per scheme, but the other scheme's are dead weight now
+        if self._scheme == style.SCHEME:
+            return
+        self._scheme = style.SCHEME
+        self.canvas.setBackgroundBrush(style.CANVAS)  # what scene.render() fills with
+        self.resetCachedContent()
+        self.canvas.update()
+        self.viewport().update()
+        for overlay in self.overlays:
+            redraw = getattr(overlay, "redraw", None)
+            if redraw is not None:
+                redraw()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.restyle()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -237,15 +266,25 @@ class CanvasView(QGraphicsView):
         top = int(rect.top() // g) * g
         cols = int((rect.right() - left) // g) + 1
         rows = int((rect.bottom() - top) // g) + 1
-        points = _dots(cols, rows, g).translated(left, top)
-        # One-pixel, non-antialiased points: Qt's fastest point path (wide or
-        # antialiased points are drawn as ellipses, one by one).
+        # Device pixels per screen pixel: 2 on a high-DPI screen (or a 2x render).
+        zoom = painter.worldTransform().m11() or 1.0
+        ratio = painter.deviceTransform().m11() / zoom
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        dot = QPen(style.GRID_DOT, 0)
-        dot.setCosmetic(True)
-        painter.setPen(dot)
-        painter.drawPoints(points)
+        if ratio < 1.5:
+            # One-pixel, non-antialiased points: Qt's fastest point path (wide or
+            # antialiased points are drawn as ellipses, one by one).
+            dot = QPen(style.GRID_DOT, 0)
+            dot.setCosmetic(True)
+            painter.setPen(dot)
+            painter.drawPoints(_dots(cols, rows, g).translated(left, top))
+        else:
+            # A dot as big as on a 1x screen: small filled squares (plain fills), not
+            # one-device-pixel points that would shrink to half their size.
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(style.GRID_DOT)
+            painter.translate(left, top)
+            painter.drawRects(_dot_squares(cols, rows, g, round(1 / zoom, 3)))
         painter.restore()
 
     def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:
@@ -259,6 +298,15 @@ class CanvasView(QGraphicsView):
         align = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
         painter.drawText(area, align, EMPTY_HINT)
         painter.restore()
+
+
+@lru_cache(maxsize=8)
+def _dot_squares(cols: int, rows: int, step: float, size: float) -> list[QRectF]:
+    """The same block as squares ``size`` wide (one screen pixel at the view's zoom)."""
+    h = size / 2
+    return [
+        QRectF(c * step - h, r * step - h, size, size) for c in range(cols) for r in range(rows)
+    ]
 
 
 @lru_cache(maxsize=8)

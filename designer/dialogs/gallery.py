@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QDialog,
     QFrame,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer import theme
 from designer.canvas import style
 from designer.theme import status_css
 from engine import campaign_files, gallery
@@ -39,7 +40,7 @@ THUMB_WIDTH, THUMB_HEIGHT = 300, 170  # the thumbnail's aspect; drawn at twice t
 CARD_MIN, CARD_MAX, CARD_FLOOR = 200, 340, 170  # card widths: wished, largest, smallest
 CARD_MARGIN = 10
 SPACING = 16
-_thumbnails: dict[str, QPixmap] = {}
+_thumbnails: dict[tuple[str, bool], QPixmap] = {}  # (template key, dark) -> drawing
 
 
 def sample_audience_path() -> Path:
@@ -47,13 +48,14 @@ def sample_audience_path() -> Path:
     return gallery.resources_dir() / "sample" / "contacts.csv"
 
 
-def template_thumbnails() -> dict[str, QPixmap]:
-    """One pixmap per template key, drawn on first use and kept for the process."""
+def template_thumbnails(dark: bool = False) -> dict[str, QPixmap]:
+    """One pixmap per template key in the light or dark canvas colours, drawn on first
+    use and kept for the process."""
     from designer.render import render_campaign
 
     keys = gallery.template_keys()
-    if all(k in _thumbnails for k in keys):
-        return _thumbnails
+    if all((k, dark) in _thumbnails for k in keys):
+        return {k: _thumbnails[k, dark] for k in keys}
     clock = SystemClock()
     with tempfile.TemporaryDirectory(prefix="journeys-thumbs-") as folder:
         scratch = Database(f"sqlite:///{Path(folder) / 'thumbs.db'}")
@@ -64,9 +66,9 @@ def template_thumbnails() -> dict[str, QPixmap]:
                         s, gallery.load_template(key), trust=True, now=clock.now()
                     ).id
                 png = Path(folder) / f"{key}.png"
-                render_campaign(scratch, cid, png, clock)
+                render_campaign(scratch, cid, png, clock, dark=dark)
                 pixmap = QPixmap(str(png))
-                _thumbnails[key] = pixmap.scaled(
+                _thumbnails[key, dark] = pixmap.scaled(
                     THUMB_WIDTH * 2,
                     THUMB_HEIGHT * 2,
                     Qt.AspectRatioMode.KeepAspectRatio,
@@ -74,7 +76,7 @@ def template_thumbnails() -> dict[str, QPixmap]:
                 )
         finally:
             scratch.dispose()
-    return _thumbnails
+    return {k: _thumbnails[k, dark] for k in keys}
 
 
 def flow_columns(width: int, count: int, spacing: int = SPACING) -> tuple[int, int]:
@@ -113,8 +115,6 @@ class TemplateCard(QFrame):
         layout.setContentsMargins(CARD_MARGIN, CARD_MARGIN, CARD_MARGIN, CARD_MARGIN)
         self.thumbnail = QLabel()
         self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        canvas = QColor(style.CANVAS).name()
-        self.thumbnail.setStyleSheet(f"background: {canvas}; border-radius: 6px;")
         self.thumbnail.setToolTip(f"The journey {info['name']!r} creates")
         layout.addWidget(self.thumbnail)
         self.title = QLabel(info["name"])
@@ -132,7 +132,17 @@ class TemplateCard(QFrame):
         self.button = QPushButton("Use this template")
         self.button.clicked.connect(lambda: self.chosen.emit(self.key))
         layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignRight)
+        self.set_pixmap(pixmap, dark=False)
         self.set_card_width(THUMB_WIDTH + 2 * CARD_MARGIN)
+
+    def set_pixmap(self, pixmap: QPixmap, *, dark: bool) -> None:
+        """The journey's drawing, on the canvas colour of the scheme it was drawn in."""
+        self.pixmap = pixmap
+        canvas = (style.DARK if dark else style.LIGHT).canvas.name()
+        self.thumbnail.setStyleSheet(f"background: {canvas}; border-radius: 6px;")
+        width, self.card_width = self.card_width, 0
+        if width:
+            self.set_card_width(width)  # rescales the new drawing
 
     def set_card_width(self, width: int) -> None:
         """Size the card, its thumbnail (same aspect) and the text wrapped inside."""
@@ -203,12 +213,13 @@ class TemplateGallery(QWidget):
         grid.setSpacing(SPACING)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        thumbs = template_thumbnails()
         self.cards: list[TemplateCard] = []
         for info in gallery.list_templates():
-            card = TemplateCard(info, thumbs.get(info["key"], QPixmap()))
+            card = TemplateCard(info, QPixmap())
             card.chosen.connect(self.use_template)
             self.cards.append(card)
+        self._show_scheme(theme.is_dark())
+        theme.appearance().changed.connect(self._show_scheme)
         self._grid = grid
         self.columns = 0
         scroll = QScrollArea()
@@ -220,6 +231,11 @@ class TemplateGallery(QWidget):
         outer.addWidget(scroll, 1)
         self._reflow()
         scroll.installEventFilter(self)
+
+    def _show_scheme(self, dark: bool) -> None:
+        thumbs = template_thumbnails(dark)
+        for card in self.cards:
+            card.set_pixmap(thumbs.get(card.key, QPixmap()), dark=dark)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Resize and watched is self._scroll:

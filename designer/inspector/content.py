@@ -30,14 +30,23 @@ class ContentForm(QWidget):
     def __init__(self, ctx: Any, key: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx, self.key = ctx, key
+        self.campaign_editor = ctx.editor  # the form belongs to this campaign's editor only
         self.texts: dict[str, Debounced] = {}
 
     @property
     def node(self) -> Any:
-        return self.ctx.editor.document.node(self.key)
+        return self.campaign_editor.document.node(self.key)
+
+    def stale(self) -> bool:
+        """True once the panel moved on (another campaign, or the step was deleted): a
+        save still pending from typing is then dropped, never sent to the wrong place."""
+        editor = self.campaign_editor
+        return self.ctx.editor is not editor or self.key not in editor.document
 
     def set(self, name: str, value: Any, merge: bool = True) -> None:
         """Save one entry; ``merge`` for typing (one undo step), False for a choice."""
+        if self.stale():
+            return
         if self.node.content.get(name) != value:
             self.ctx._commit(
                 lambda: self.ctx.editor.set_content(self.key, name, value, merge=merge)
@@ -45,6 +54,8 @@ class ContentForm(QWidget):
 
     def set_content(self, content: dict[str, Any], merge: bool = True) -> None:
         """Several entries at once: one undo step."""
+        if self.stale():
+            return
         if self.node.content != content:
             self.ctx._commit(
                 lambda: self.ctx.editor.set_field(self.key, "content", content, merge=merge)

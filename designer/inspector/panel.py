@@ -166,7 +166,9 @@ class InspectorPanel(QWidget):
         form.addRow("Validity", self.validity)
         self.filter_builder = FilterBuilder(self.model, doc.db, doc.clock)
         self.filter_builder.domainChanged.connect(lambda d: self._set("filter", d))
-        form.addRow(QLabel("<b>Activity filter</b> (records that do not match are rejected)"))
+        form.addRow(
+            QLabel("<b>Activity filter</b> (records that do not match are rejected)", wordWrap=True)
+        )
         form.addRow(self.filter_builder)
         self.content = FORMS[node.type](self, key)
         # As tall as its rows need: spare height goes below it, not between its rows.

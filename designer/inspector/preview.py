@@ -123,7 +123,7 @@ class EmailPreview(_Preview):
         super().__init__(ctx, key, content)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(QLabel(HEADING))
+        lay.addWidget(QLabel(HEADING, wordWrap=True))
         row = QFormLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addRow("Preview for", self.records)
@@ -188,7 +188,7 @@ class SmsPreview(_Preview):
         super().__init__(ctx, key, content)
         lay = QFormLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addRow(QLabel(HEADING))
+        lay.addRow(QLabel(HEADING, wordWrap=True))
         lay.addRow("Preview for", self.records)
         self.message = QLabel(
             wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse

@@ -8,8 +8,15 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextCharFormat, QTextDocument
+from PySide6.QtCore import QObject, QSignalBlocker, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QGuiApplication,
+    QSyntaxHighlighter,
+    QTextCharFormat,
+    QTextDocument,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -24,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from engine.fields import MODELS
 
+from .. import theme
 from ..filter_builder import field_paths
 
 UNITS = ("hours", "days", "weeks", "months")
@@ -160,25 +168,56 @@ def insert_placeholder(edit: QPlainTextEdit | QLineEdit, path: str) -> None:
 
 
 class PythonHighlighter(QSyntaxHighlighter):
-    """Keywords, strings, comments and numbers: enough to read a short action."""
+    """Keywords, strings, comments and numbers: enough to read a short action.
+
+    Colours for light and dark editors; a scheme change re-highlights the text.
+    """
+
+    # (keyword, number, string, comment) per scheme, each ≥ 4.5:1 on the editor's base.
+    COLORS = {
+        False: ("#7D3C98", "#A04000", "#1E8449", "#6C7A7D"),
+        True: ("#D7A6FF", "#FFB38A", "#A8E6A1", "#9AA3AE"),
+    }
 
     def __init__(self, document: QTextDocument) -> None:
         super().__init__(document)
+        words = "|".join(keyword.kwlist)
+        self.patterns = [
+            re.compile(rf"\b({words})\b"),
+            re.compile(r"\b\d+(\.\d+)?\b"),
+            re.compile(r"(\"[^\"\n]*\"|'[^'\n]*')"),
+            re.compile(r"#[^\n]*"),
+        ]
+        self.dark = theme.is_dark()
+        self.rules = self._rules(self.dark)
+        if isinstance(QGuiApplication.instance(), QGuiApplication):
+            theme.appearance().changed.connect(self.set_dark)
 
-        def fmt(color: str, bold: bool = False) -> QTextCharFormat:
+    def _rules(self, dark: bool) -> list[tuple[re.Pattern[str], QTextCharFormat]]:
+        formats = []
+        for i, color in enumerate(self.COLORS[dark]):
             f = QTextCharFormat()
             f.setForeground(QColor(color))
-            if bold:
+            if i == 0:
                 f.setFontWeight(QFont.Weight.Bold)
-            return f
+            formats.append(f)
+        return list(zip(self.patterns, formats, strict=True))
 
-        words = "|".join(keyword.kwlist)
-        self.rules = [
-            (re.compile(rf"\b({words})\b"), fmt("#8e44ad", True)),
-            (re.compile(r"\b\d+(\.\d+)?\b"), fmt("#d35400")),
-            (re.compile(r"(\"[^\"\n]*\"|'[^'\n]*')"), fmt("#27ae60")),
-            (re.compile(r"#[^\n]*"), fmt("#7f8c8d")),
-        ]
+    def set_dark(self, dark: bool) -> None:
+        if dark == self.dark:
+            return
+        self.dark = dark
+        self.rules = self._rules(dark)
+        document = self.document()
+        if document is None:
+            return
+        # New colours are not an edit: the editor must not report changed text (a
+        # Debounced commit would follow). The layout still hears of it and repaints.
+        blocker = QSignalBlocker(document)
+        try:
+            self.rehighlight()
+        finally:
+            blocker.unblock()
 
     def highlightBlock(self, text: str) -> None:
         for pattern, form in self.rules:

@@ -247,3 +247,20 @@ def test_export_diagram_writes_a_real_png_and_svg(
     renderer = QSvgRenderer(str(svg))
     assert renderer.isValid() and renderer.defaultSize().width() > 150
     assert "Check Email Address" in svg.read_text(encoding="utf-8")
+
+
+def test_export_diagram_adds_the_extension_and_draws_no_selection(
+    window: MainWindow, dialogs: Dialogs, tmp_path: Path
+) -> None:
+    window.campaigns.select(1)
+    assert window.canvas is not None
+    dialogs.path = str(tmp_path / "plain")
+    file_menu_action(window, "export_png").trigger()
+    selected = QImage(str(tmp_path / "plain.png"))
+    window.canvas.scene.select_keys(["welcome"])
+    dialogs.path = str(tmp_path / "selected.png")
+    file_menu_action(window, "export_png").trigger()
+    assert QImage(str(tmp_path / "selected.png")) == selected  # the selection is not drawn
+    dialogs.path = str(tmp_path / "missing-folder" / "x.png")
+    file_menu_action(window, "export_png").trigger()
+    assert "no such folder" in dialogs.warnings[-1]

@@ -189,3 +189,24 @@ def test_screenshots(qtbot: QtBot, panel: InspectorPanel, tmp_path: Path):
     panel.filter_builder.refresh_count()
     QApplication.processEvents()
     assert panel.grab().save(str(out / "inspector_campaign.png"))
+
+
+def test_a_pending_edit_of_a_form_left_behind_is_dropped(
+    qtbot: QtBot, panel: InspectorPanel, db: Database, hot: int
+) -> None:
+    panel.show_node("welcome")
+    form = panel.content
+    assert isinstance(form, EmailForm)
+    before = snapshot(db, hot)
+    editor = panel.editor
+    assert editor is not None
+    panel.set_editor(None)  # e.g. another campaign opened; the old form still exists
+    form.set("subject", "typed too late")  # what its debounce timer would do
+    form.set_content({**editor.document.node("welcome").content, "subject": "late"})
+    assert snapshot(db, hot) == before
+    panel.set_editor(editor)
+    panel.show_node("welcome")
+    form = panel.content
+    editor.remove(["welcome"])
+    form.set("subject", "after delete")  # the step is gone: nothing to write to
+    assert "welcome" not in editor.document
