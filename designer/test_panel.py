@@ -42,6 +42,7 @@ from engine.executor import Executor
 from engine.models import Activity, Campaign, OutboxMessage, Participant, Trace
 from engine.records.read import list_records
 
+from . import theme
 from .theme import status_css
 
 COLUMNS = ("Activity", "State", "Due", "Message")
@@ -148,6 +149,7 @@ class TestPanel(QWidget):
             top.addWidget(button)
 
         self.preview = QTextBrowser()
+        theme.paper(self.preview)
         self.preview.setOpenExternalLinks(False)
         self.preview.setOpenLinks(False)
         self.error = QLabel()

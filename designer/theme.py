@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QWidget
 
 ORGANIZATION = APPLICATION = "Journeys"  # the QSettings names of designer.main_window
 SETTINGS_KEY = "appearance/theme"
@@ -122,6 +123,19 @@ def light_palette() -> QPalette:
 
     fusion = QStyleFactory.create("Fusion")
     return fusion.standardPalette()
+
+
+def paper(widget: QWidget) -> None:
+    """Show an email as its recipient sees it: dark text on light paper in every scheme.
+
+    Email HTML sets light backgrounds but rarely a text colour, so in a dark palette the
+    inherited light text vanishes on them.
+    """
+    palette = widget.palette()
+    light = light_palette()
+    for role in (QPalette.ColorRole.Base, QPalette.ColorRole.Text, QPalette.ColorRole.Link):
+        palette.setColor(role, light.color(role))
+    widget.setPalette(palette)
 
 
 # --- following the system and the user's choice ---------------------------------------------

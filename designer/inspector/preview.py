@@ -37,6 +37,7 @@ from engine.preview import (
 from engine.records.read import display_name, list_records, load_records
 from engine.records.values import normalize_address, normalize_phone
 
+from .. import theme
 from ..theme import status_color
 
 HEADING = "<b>Preview</b> — as the recipient gets it (nothing is saved or sent)"
@@ -132,6 +133,7 @@ class EmailPreview(_Preview):
         lay.addWidget(self.summary)
         self.tabs = QTabWidget()
         self.browser = QTextBrowser(openLinks=False)
+        theme.paper(self.browser)
         self.browser.setMinimumHeight(260)
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self.text = QPlainTextEdit(readOnly=True)

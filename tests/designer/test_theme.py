@@ -415,3 +415,16 @@ def test_gallery_thumbnails_follow_the_scheme(qtbot: QtBot, database: Database) 
     assert style.DARK.canvas.name() in card.thumbnail.styleSheet()
     theme.appearance().set_preference(theme.LIGHT)
     assert thumb_lightness() > 0.8
+
+
+def test_message_previews_stay_on_light_paper_in_the_dark(qtbot: QtBot) -> None:
+    from PySide6.QtWidgets import QTextBrowser
+
+    browser = QTextBrowser()
+    qtbot.addWidget(browser)
+    theme.paper(browser)
+    theme.appearance().set_preference(theme.DARK)
+    assert theme.is_dark()
+    text = browser.palette().color(QPalette.ColorRole.Text)
+    base = browser.palette().color(QPalette.ColorRole.Base)
+    assert text.lightnessF() < 0.3 and base.lightnessF() > 0.8
