@@ -106,7 +106,8 @@ class LeafRow(QWidget):
             self.op_box.addItem(leaf.op)
         self.op_box.setCurrentText(leaf.op)
         self.value_edit = QLineEdit(show_value(leaf.value))
-        self.value_edit.setPlaceholderText("value (empty: not set)")
+        self.value_edit.setPlaceholderText("value")
+        self.value_edit.setToolTip('The value to compare with; leave empty for "not set"')
         remove = QToolButton(text="✕", toolTip="Remove this condition")
         for w in (self.field_box, self.op_box, self.value_edit, remove):
             lay.addWidget(w)

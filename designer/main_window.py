@@ -477,7 +477,7 @@ class MainWindow(CampaignCommands, QMainWindow):
         h, v = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
         # Generous side docks on a wide screen, a usable canvas on a 1280-pixel one.
         width = self.width()
-        side = [min(330, max(240, width // 5)), min(440, max(340, width * 7 // 25))]
+        side = [min(330, max(240, width // 5)), min(440, max(375, width * 7 // 25))]
         self.resizeDocks([self.docks["campaigns"], self.inspector_dock], side, h)
         self.resizeDocks([self.docks["problems"]], [150], v)
         self.resizeDocks([self.docks["campaigns"], self.docks["history"]], [420, 200], v)

@@ -7,14 +7,15 @@ frame would cost more than the pan. The visible area is drawn on top of that pic
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
 from . import style
 from .view import CanvasView
 
-SIZE = (220, 150)
+SIZE = (220, 150)  # the largest; narrower views get a smaller one (see place)
+MIN_WIDTH = 110
 MARGIN = 12
 
 
@@ -43,8 +44,14 @@ class Minimap(QWidget):
         self._timer.start()
 
     def place(self) -> None:
-        """Keep to the view's bottom-right corner (the view calls this on resize)."""
+        """Keep to the view's bottom-right corner (the view calls this on resize), at
+        most a fifth of its width: a laptop-sized canvas keeps room for the journey."""
         area = self.view.viewport().geometry()
+        width = max(MIN_WIDTH, min(SIZE[0], area.width() // 5))
+        size = QSize(width, round(width * SIZE[1] / SIZE[0]))
+        if size != self.size():
+            self.setFixedSize(size)
+            self.schedule()
         self.move(area.right() - self.width() - MARGIN, area.bottom() - self.height() - MARGIN)
 
     def redraw(self) -> None:

@@ -238,7 +238,20 @@ class InspectorPanel(QWidget):
             ("reloaded", self._reloaded),
         ]
 
+    def _retitle(self) -> None:
+        """The title names what is edited, also while the user is renaming it."""
+        if self.editor is None:
+            return
+        doc = self.editor.document
+        if self.key is None:
+            self.title.setText(f"Campaign · {doc.campaign.name}")
+        elif self.key in doc:
+            node = doc.node(self.key)
+            self.title.setText(f"{TYPE_LABELS[node.type]} · {node.name}")
+
     def _node_changed(self, key: str, _field: str) -> None:
+        if key == self.key and _field == "name":
+            self._retitle()
         if key == self.key and not self._committing:
             if _field == "parent":
                 self.show_node(key)  # the valid triggers changed
@@ -250,6 +263,8 @@ class InspectorPanel(QWidget):
             self.show_node(None)
 
     def _campaign_changed(self, _field: str) -> None:
+        if self.key is None and _field == "name":
+            self._retitle()
         if self.key is None and not self._committing:
             self.refresh()
 

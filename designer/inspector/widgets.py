@@ -148,7 +148,9 @@ class FieldPicker(QToolButton):
 
     def __init__(self, model: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setText("Insert field")
+        # The style's menu arrow overlaps an instant-popup button's text: draw our own.
+        self.setText("Insert field ▾")
+        self.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0; }")
         self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self)
         for path, label in field_paths(model) if model in MODELS else []:

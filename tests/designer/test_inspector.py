@@ -63,6 +63,7 @@ def test_node_edits_persist_and_undo_reverts(qtbot: QtBot, panel: InspectorPanel
     panel.show_node("welcome")
     type_into(qtbot, panel.texts["name"].widget, "Hello there")
     panel.flush()
+    assert panel.title.text() == "Email · Hello there"  # the title follows the rename
     panel.delay.amount.setValue(3)
     panel.delay.unit.setCurrentText("weeks")
     panel.validity.enabled.setChecked(True)

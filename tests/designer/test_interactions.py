@@ -240,3 +240,14 @@ def test_the_overview_moves_the_view(canvas: Any) -> None:
     assert abs(centre.x() - wanted.x()) < 3 and abs(centre.y() - wanted.y()) < 3
     canvas.actions_by_name["overview"].trigger()
     assert not overview.isVisible()
+
+
+def test_the_overview_shrinks_on_a_narrow_canvas(canvas: Any, qtbot: Any) -> None:
+    from designer.canvas.minimap import MIN_WIDTH, SIZE
+
+    assert canvas.minimap.width() == SIZE[0]  # 1400 pixels wide: full size
+    canvas.resize(700, 600)
+    qtbot.waitUntil(lambda: canvas.minimap.width() < SIZE[0])
+    assert MIN_WIDTH <= canvas.minimap.width() <= canvas.view.viewport().width() // 5
+    area = canvas.view.viewport().geometry()
+    assert canvas.minimap.geometry().right() < area.right()  # still in the corner
