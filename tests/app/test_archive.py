@@ -7,48 +7,21 @@ campaigns back into the list, where "Restore from Archive" (Odoo's Unarchive) re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QMenu, QMessageBox
-from pytestqt.qtbot import QtBot
 from sqlalchemy import update
 
 from app.cli import main
 from designer import campaign_ops
 from designer.campaign_list import ID_ROLE
 from designer.main_window import MainWindow
-from engine import campaign_files, gallery
 from engine.clock import FixedClock
 from engine.db import Database
 from engine.errors import UserError
 from engine.models import Campaign
-
-
-@pytest.fixture
-def database(sqlite_url: str) -> Iterator[Database]:
-    db = Database(sqlite_url)
-    yield db
-    db.dispose()
-
-
-def add_template(db: Database, key: str, now: Any) -> int:
-    with db.session() as s:
-        return campaign_files.import_document(s, gallery.load_template(key), trust=True, now=now).id
-
-
-@pytest.fixture
-def window(qtbot: QtBot, database: Database, clock: FixedClock) -> Iterator[MainWindow]:
-    add_template(database, "welcome_flow", clock.now())
-    add_template(database, "tag_hot_contacts", clock.now())
-    w = MainWindow(database, clock=clock)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.shutdown()
+from tests.app.conftest import add_template
 
 
 def answer(monkeypatch: pytest.MonkeyPatch, reply: QMessageBox.StandardButton) -> None:

@@ -28,13 +28,6 @@ Yes, No = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
 
 
 @pytest.fixture
-def database(sqlite_url: str) -> Iterator[Database]:
-    db = Database(sqlite_url)
-    yield db
-    db.dispose()
-
-
-@pytest.fixture
 def window(qtbot: QtBot, database: Database, clock: FixedClock) -> Iterator[MainWindow]:
     with database.session() as s:
         doc = gallery.load_template("tag_hot_contacts")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,29 +18,6 @@ from engine import campaign_files, gallery
 from engine.clock import FixedClock
 from engine.db import Database
 from engine.models import Campaign
-
-
-@pytest.fixture
-def database(sqlite_url: str) -> Iterator[Database]:
-    db = Database(sqlite_url)
-    yield db
-    db.dispose()
-
-
-def add_template(db: Database, key: str, now: Any) -> int:
-    with db.session() as s:
-        return campaign_files.import_document(s, gallery.load_template(key), trust=True, now=now).id
-
-
-@pytest.fixture
-def window(qtbot: QtBot, database: Database, clock: FixedClock) -> Iterator[MainWindow]:
-    add_template(database, "welcome_flow", clock.now())
-    add_template(database, "tag_hot_contacts", clock.now())
-    w = MainWindow(database, clock=clock)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.shutdown()
 
 
 def answer(monkeypatch: pytest.MonkeyPatch, reply: QMessageBox.StandardButton) -> list[str]:

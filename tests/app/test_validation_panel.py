@@ -19,13 +19,6 @@ from tests.conftest import T0
 
 
 @pytest.fixture
-def database(sqlite_url: str) -> Iterator[Database]:
-    db = Database(sqlite_url)
-    yield db
-    db.dispose()
-
-
-@pytest.fixture
 def window(qtbot: QtBot, database: Database, clock: FixedClock) -> Iterator[MainWindow]:
     """Tag Hot Contacts open: email 'welcome' with tag_hot (clicked), check_email (bounced)."""
     with database.session() as s:
