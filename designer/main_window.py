@@ -82,6 +82,7 @@ CONTEXT_ACTIONS = (
     "delete_campaign",
 )
 Yes = QMessageBox.StandardButton.Yes
+CONTENT_LIVE = "Saved. The campaign is running: messages sent from now on use the new content."
 GALLERY_HIDES = ("inspector", "problems", "traces", "test")
 
 
@@ -325,6 +326,7 @@ class MainWindow(CampaignCommands, QMainWindow):
                     widget.removeAction(action)
             canvas.editor.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
             canvas.document.edited.connect(self.check)
+            canvas.document.nodeChanged.connect(self._on_node_changed)
             self.undo_group.addStack(canvas.editor.undo_stack)
             self.undo_group.setActiveStack(canvas.editor.undo_stack)
             self.canvas = canvas
@@ -383,6 +385,12 @@ class MainWindow(CampaignCommands, QMainWindow):
             self.gallery = gallery
             self.stack.addWidget(gallery)
         self.stack.setCurrentWidget(self.gallery)
+
+    def _on_node_changed(self, _key: str, field: str) -> None:
+        """Content edits of a running campaign need no E10 choice: say what they do."""
+        row = self.campaigns.current_row()
+        if field == "content" and row is not None and row.state == "running":
+            self.statusBar().showMessage(CONTENT_LIVE, 8000)
 
     def _give_back_docks(self) -> None:
         hidden, self._gallery_hid = self._gallery_hid, []

@@ -188,6 +188,10 @@ def test_editing_a_running_campaign_shows_the_update_banner(
     assert window.banner.isVisible()
     window.banner.skip_button.click()
     assert not window.banner.isVisible()
+    # A content edit needs no choice (E10): the status bar says it applies from now on.
+    window.canvas.editor.set_content("welcome", "subject", "New subject")
+    assert not window.banner.isVisible()
+    assert "use the new content" in window.statusBar().currentMessage()
 
 
 def test_window_layout_is_remembered(qtbot: QtBot, database: Database) -> None:
