@@ -148,12 +148,13 @@ class _Checker:
         for root in roots:
             if root in graph:
                 reachable |= nx.descendants(graph, root)
-        broken = {p.path.split(".parent")[0] for p in self.problems if p.severity == "error"}
+        # A broken link (unknown parent, a loop's first step...) already has its error here.
+        errors = {p.path for p in self.problems if p.severity == "error"}
         for i, act in enumerate(acts):
-            key = act["key"]
-            if key not in reachable and jpath("activities", i) not in broken:
+            where = jpath("activities", i, "parent")
+            if act["key"] not in reachable and where not in errors:
                 self.warn(
-                    jpath("activities", i, "parent"),
+                    where,
                     "unreachable: no chain of parents leads from a 'begin' step to this one",
                 )
         for i, act in enumerate(acts):
