@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from engine import campaign_files, campaigns, catalog
+from engine import campaign_files, campaigns, catalog, db_files
 from engine.db import Database
 from engine.errors import UserError
 from engine.models import Campaign
@@ -85,6 +85,10 @@ def import_doc(db: Database, doc: dict[str, Any], *, trust: bool, now: datetime)
 
 
 def export_file(db: Database, campaign_id: int, path: str | Path) -> None:
+    """Write the campaign file; never over the database's own files (they are open)."""
+    db_files.refuse_database_file(
+        path, db.engine.url, action="overwritten by an export", hint="Choose another name."
+    )
     with db.read() as s:
         text = campaign_files.dumps(campaign_files.export_document(s, campaign_id))
     Path(path).write_text(text, encoding="utf-8")

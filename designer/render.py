@@ -19,6 +19,7 @@ from PySide6.QtCore import QRectF, QSize
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QApplication
 
+from engine import db_files
 from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.errors import UserError
@@ -126,6 +127,9 @@ def render_campaign(
         raise UserError(f"{path}: the diagram must be a .png or .svg file")
     if not path.parent.exists():
         raise UserError(f"{path.parent}: no such folder")
+    db_files.refuse_database_file(
+        path, db.engine.url, action="overwritten by a diagram", hint="Choose another name."
+    )
     ensure_app()
     clock = clock or SystemClock()
     document = CampaignDocument(db, campaign_id, clock)

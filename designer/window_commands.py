@@ -10,15 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtGui import QAction, QActionGroup
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox
 
-from engine import campaign_files
+from engine import campaign_files, db_files
 from engine.errors import UserError, ValidationError
 
-from . import campaign_ops, theme
+from . import campaign_ops, file_dialogs, theme
 from .problems import load_problems
 
 Yes = QMessageBox.StandardButton.Yes
+CAMPAIGN_FILE_HINT = "Choose a campaign file (.journey.json)."
 APPEARANCE_TEXTS = {theme.SYSTEM: "&System", theme.LIGHT: "&Light", theme.DARK: "&Dark"}
 
 
@@ -188,8 +189,14 @@ class CampaignCommands:
 
     # --- files -------------------------------------------------------------------------------
     def import_path(self, path: str | Path) -> int | None:
-        """Import a campaign file, asking before trusting its code/webhook actions."""
+        """Import a campaign file, asking before trusting its code/webhook actions.
+
+        Menu, drag and drop alike: the window's own database file is refused unread.
+        """
         try:
+            db_files.refuse_database_file(
+                path, self.db.engine.url, action="imported", hint=CAMPAIGN_FILE_HINT
+            )
             doc = campaign_files.load_file(path)
         except UserError as exc:
             QMessageBox.warning(self, "Import", str(exc))
@@ -210,9 +217,7 @@ class CampaignCommands:
         return cid if isinstance(cid, int) else None
 
     def import_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Import campaign", "", "Campaign files (*.json)"
-        )
+        path = file_dialogs.open_file_name(self, "Import campaign", "", "Campaign files (*.json)")
         if path:
             self.import_path(path)
 
@@ -220,9 +225,7 @@ class CampaignCommands:
         if self.canvas is None:
             return
         name = f"{self.canvas.document.campaign.name}.journey.json"
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export campaign", name, "Campaign files (*.json)"
-        )
+        path = file_dialogs.save_file_name(self, "Export campaign", name, "Campaign files (*.json)")
         if path:
             self._run(campaign_ops.export_file, self.db, self.current_id(), path)
 
@@ -234,7 +237,7 @@ class CampaignCommands:
         if self.canvas is None:
             return
         title = self.canvas.document.campaign.name
-        path, _ = QFileDialog.getSaveFileName(self, "Export diagram", f"{title}.{fmt}", f"*.{fmt}")
+        path = file_dialogs.save_file_name(self, "Export diagram", f"{title}.{fmt}", f"*.{fmt}")
         if not path:
             return
         target = Path(path)

@@ -18,12 +18,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .errors import EngineFailure, UserError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SUPPORTED_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
 
 
 def default_url() -> str:
@@ -69,9 +70,21 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         raise UserError(f"{raw!r} is not a database URL (e.g. sqlite:///path/to/file.db)") from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername not in SUPPORTED_DRIVERS:
+        # Any other scheme fails inside SQLAlchemy's plugin loader with a class name.
+        raise UserError(
+            f"unknown database URL {parsed.render_as_string(hide_password=True)!r}: expected "
+            "sqlite:///PATH/TO/FILE.db or postgresql+psycopg://USER@HOST/DATABASE"
+        )
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(
+                    f"cannot create the database folder {folder}: {exc.strerror or exc}"
+                ) from None
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -92,7 +105,9 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def schema_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    # Every command runs this on open: a read-only one must not queue for the write lock
+    # behind a worker (BEGIN IMMEDIATE would), so this reads in a deferred transaction.
+    with engine.execution_options(journeys_begin="DEFERRED").connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
@@ -104,6 +119,8 @@ def migrate(engine: Engine) -> None:
         current = schema_revision(engine)
     except OperationalError as exc:
         raise EngineFailure(f"cannot open the database {engine.url!r}: {exc.orig}") from None
+    except DatabaseError as exc:  # e.g. "file is not a database": a wrong --db
+        raise UserError(f"{engine.url!r} cannot be opened as a database: {exc.orig}") from None
     if current is not None and not _known(script, current):
         raise UserError(
             f"the database schema (revision {current}) is newer than this version of "

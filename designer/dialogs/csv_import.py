@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -36,12 +35,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import db_files
 from engine.clock import Clock, SystemClock
 from engine.db import Database
-from engine.errors import ValidationError
+from engine.errors import UserError, ValidationError
 from engine.fields import MODELS, ModelInfo
 from engine.records import import_csv
 
+from .. import file_dialogs
 from ..background import BackgroundTask, TaskContext
 from ..theme import status_color, status_css
 
@@ -162,7 +163,7 @@ class CsvImportDialog(QDialog):
         return str(self.model_box.currentData())
 
     def _browse(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(
+        name = file_dialogs.open_file_name(
             self, "Import records", "", "CSV files (*.csv);;All files (*)"
         )
         if name:
@@ -171,6 +172,19 @@ class CsvImportDialog(QDialog):
     def load(self, path: str | Path) -> None:
         """Show ``path`` in the preview, its header mapped to the chosen model's fields."""
         if not str(path).strip():
+            return
+        try:
+            refuse_database(self.db, path)
+        except UserError as exc:  # refused unread: opening it would drop the db's locks
+            self.path = None
+            self.file_edit.setText(str(path))
+            self._refresh()
+            self.table.clear()
+            self.table.setRowCount(0)
+            self.table.setColumnCount(0)
+            self.mapping_label.setText("")
+            self.import_button.setEnabled(False)
+            self._show_result(str(exc), error=True)
             return
         self.path = Path(path)
         self.file_edit.setText(str(self.path))
@@ -372,5 +386,13 @@ def run_import(db: Database, model: str, path: Path, now: datetime, ctx: TaskCon
     def progress(done: int, total: int) -> None:
         ctx.report(("importing", done, total))
 
+    refuse_database(db, path)
     with db.session() as s:
         return import_csv(s, model, path, now=now, progress=progress, checking=checking)
+
+
+def refuse_database(db: Database, path: str | Path) -> None:
+    """A UserError when ``path`` is one of the database's own files (never opened)."""
+    db_files.refuse_database_file(
+        path, db.engine.url, action="imported", hint="Choose a CSV file of records."
+    )

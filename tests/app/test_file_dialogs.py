@@ -1,7 +1,7 @@
 """File ▸ Import / Export / Export Diagram, driven through the real menu actions.
 
-The file dialogs and the trust question are answered by monkeypatching their static
-functions; everything else is real: the files written, the database read back.
+The file dialogs (:mod:`designer.file_dialogs`) and the trust question are answered by
+monkeypatching; everything else is real: the files written, the database read back.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from PySide6.QtGui import QAction, QImage
 from PySide6.QtSvg import QSvgRenderer
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QMenu, QMessageBox
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
+from designer import file_dialogs
 from designer.main_window import MainWindow
 from engine import campaign_files, gallery
 from engine.clock import FixedClock
@@ -48,19 +49,17 @@ class Dialogs:
         self.suggested: list[str] = []
         self.questions: list[str] = []
         self.warnings: list[str] = []
-        monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(self._open))
-        monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(self._save))
+        monkeypatch.setattr(file_dialogs, "open_file_name", self._open)
+        monkeypatch.setattr(file_dialogs, "save_file_name", self._save)
         monkeypatch.setattr(QMessageBox, "question", staticmethod(self._question))
         monkeypatch.setattr(QMessageBox, "warning", staticmethod(self._warning))
 
-    def _open(self, _parent: Any, _caption: str = "", _dir: str = "", *a: Any, **k: Any) -> Any:
-        return self.path, "Campaign files (*.json)"
+    def _open(self, _parent: Any, _caption: str = "", _dir: str = "", *a: Any, **k: Any) -> str:
+        return self.path
 
-    def _save(
-        self, _parent: Any, _caption: str = "", suggested: str = "", *a: Any, **k: Any
-    ) -> tuple[str, str]:
+    def _save(self, _parent: Any, _caption: str = "", suggested: str = "", *a: Any) -> str:
         self.suggested.append(suggested)
-        return self.path, ""
+        return self.path
 
     def _question(self, _parent: Any, _title: str, text: str, *a: Any, **k: Any) -> Any:
         self.questions.append(text)
