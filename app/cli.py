@@ -13,8 +13,28 @@ import sys
 from collections.abc import Sequence
 
 from engine.errors import EngineFailure, UserError
+from engine.ids import parse_id
 
 from . import commands
+from .output import GuardedStream, OutputClosed
+
+
+def _ascii_int(text: str, low: int, high: int) -> int:
+    """An argument number: ASCII digits only (``int`` takes '１', ' 1' and '1_0'), bounded."""
+    value = parse_id(text)
+    if value is None or not low <= value <= high:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number from {low:,} to {high:,} (digits 0-9 only)"
+        )
+    return value
+
+
+def _count(text: str) -> int:
+    return _ascii_int(text, 1, 1_000_000_000)
+
+
+def _port(text: str) -> int:
+    return _ascii_int(text, 0, 65_535)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     r = rsub.add_parser("list", help="list records")
     r.add_argument("model")
     r.add_argument("--json", action="store_true")
-    r.add_argument("--limit", type=int)
+    r.add_argument("--limit", type=_count, help="at most this many (1 to 1,000,000,000)")
 
     c = cmd("list", "campaigns with state and participant counts")
     c.add_argument("--json", action="store_true")
@@ -86,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     c = cmd("serve", "run the tracking server alone (opens, clicks, unsubscribes, callbacks)")
-    c.add_argument("--port", type=int, help="port to listen on (default: tracking.port; 0 = any)")
+    c.add_argument("--port", type=_port, help="port to listen on (default: tracking.port; 0 = any)")
     c.add_argument("--host", help="address to listen on (default: tracking.bind, 127.0.0.1)")
 
     c = cmd("event", "record an interaction on a participant's message")
@@ -155,8 +175,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     command = args.command or "gui"
+    stdout = sys.stdout
+    sys.stdout = guarded = GuardedStream(stdout)
     try:
-        return commands.dispatch(command, args)
+        code = commands.dispatch(command, args)
+        sys.stdout.flush()  # inside the guard: a closed pipe is noticed here, not at exit
+        return code
+    except OutputClosed:
+        return 141  # what a shell reports for a Unix tool ended by SIGPIPE; nothing printed
+    except EOFError:
+        print(
+            "journeys: error: standard input ended while a question was waiting for an "
+            "answer; run the command in a terminal",
+            file=sys.stderr,
+        )
+        return 2
     except UserError as exc:
         print(f"journeys: error: {exc}", file=sys.stderr)
         return 2
@@ -180,6 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"journeys: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if sys.stdout is guarded:
+            sys.stdout = stdout
 
 
 if __name__ == "__main__":  # pragma: no cover

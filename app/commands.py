@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -17,14 +18,16 @@ from engine.errors import EngineFailure, UserError
 from engine.executor import Executor, run_until_idle
 from engine.fields import TARGET_MODELS
 
-from .output import print_json, print_listing, print_table
+from .output import OutputClosed, print_json, print_listing, print_table
 
 
 class Ctx:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.clock: Clock
-        if args.now:
+        if args.db is not None and not args.db.strip():
+            raise UserError("--db: the database URL is empty (e.g. sqlite:///path/to/file.db)")
+        if args.now is not None:  # --now '' must not quietly mean the real clock
             try:
                 self.clock = FixedClock(parse_instant(args.now))
             except ValueError as exc:
@@ -274,7 +277,7 @@ def cmd_serve(ctx: Ctx) -> int:
     port = ctx.args.port
     if port is not None and not 0 <= port <= 65535:
         raise UserError(f"--port {port}: must be a port number from 0 to 65535")
-    with ctx.db.session() as s:
+    with ctx.db.read() as s:  # a read: starting does not wait for another program's writes
         host = ctx.args.host or settings_mod.get(s, "tracking.bind")
         port = settings_mod.get(s, "tracking.port") if port is None else port
         links = settings_mod.tracking_base_url(s)
@@ -305,12 +308,17 @@ def cmd_serve(ctx: Ctx) -> int:
 
 def _report_pass(stats: Any) -> None:
     if not stats.idle:
-        outcomes = ", ".join(f"{n} {k}" for k, n in sorted(stats.by_state.items()))
-        print(
-            f"{stats.started_at.isoformat()}: {stats.joined} joined, {stats.executed} executed"
-            f"{' (' + outcomes + ')' if outcomes else ''}",
-            flush=True,
-        )
+        with contextlib.suppress(OutputClosed):  # `worker | head`: the worker keeps working
+            _print_pass(stats)
+
+
+def _print_pass(stats: Any) -> None:
+    outcomes = ", ".join(f"{n} {k}" for k, n in sorted(stats.by_state.items()))
+    print(
+        f"{stats.started_at.isoformat()}: {stats.joined} joined, {stats.executed} executed"
+        f"{' (' + outcomes + ')' if outcomes else ''}",
+        flush=True,
+    )
 
 
 def cmd_event(ctx: Ctx) -> int:

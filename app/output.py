@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -45,3 +47,47 @@ def print_listing(
         print_json(list(rows))
     else:
         print_table(rows, columns, empty=empty)
+
+
+class OutputClosed(Exception):
+    """The reader of standard output went away (``journeys outbox | head``)."""
+
+
+class GuardedStream:
+    """Standard output that turns the reader's going away into :class:`OutputClosed`.
+
+    Python ignores SIGPIPE (sockets need that: the tracking server and SMTP channels must
+    survive a peer that hangs up), so a closed pipe shows up as BrokenPipeError on any
+    write. Only a failure of *this* stream means "stop quietly, as Unix tools do"; a
+    BrokenPipeError from a socket stays a real failure. After the first one, stdout
+    points at the null device so the interpreter's last flush cannot complain either.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.closed_by_reader = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def _guard(self, call: Any, *args: Any) -> Any:
+        if self.closed_by_reader:
+            return None
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            self.closed_by_reader = True
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self._stream.fileno())
+                os.close(devnull)
+            raise OutputClosed from None
+
+    def write(self, text: str) -> Any:
+        return self._guard(self._stream.write, text)
+
+    def writelines(self, lines: Any) -> Any:
+        return self._guard(self._stream.writelines, lines)
+
+    def flush(self) -> Any:
+        return self._guard(self._stream.flush)

@@ -31,12 +31,28 @@ def _name(key: str) -> str:
     return key[len(PREFIX) :] if key.startswith(PREFIX) else key
 
 
+LOCKED_KEYRING = (
+    "the keyring is locked: it asks for its own password, but standard input is not a "
+    "terminal (or is empty), so it cannot be typed. Run the command in a terminal, or give "
+    "the secrets through their environment variables ({names})"
+)
+
+
+def _has_secret(key: str) -> bool:
+    """Like :func:`secret_store.has_secret`, but a keyring that prompts with nobody there
+    (keyrings.alt's EncryptedKeyring reads its password from stdin) is a clear error."""
+    try:
+        return secret_store.has_secret(key)
+    except EOFError:
+        raise UserError(LOCKED_KEYRING.format(names=", ".join(secret_store.ENV.values()))) from None
+
+
 def rows() -> list[dict[str, str]]:
     """The known secrets for ``journeys settings``: whether each is set, never its value."""
     return [
         {
             "key": key,
-            "value": "set" if secret_store.has_secret(key) else "not set",
+            "value": "set" if _has_secret(key) else "not set",
             "about": f"{about} (secret: keyring or {secret_store.ENV[key]})",
         }
         for key, about in ABOUT.items()

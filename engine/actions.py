@@ -32,9 +32,13 @@ class LazyRecords:
         self._ctx, self._model, self._ids = ctx, model, ids
         self._data: dict[int, dict[str, Any]] | None = None
 
-    def get(self, record_id: int, default: Any = None) -> Any:
+    def load(self) -> None:
         if self._data is None:
             self._data = records.load_records(self._ctx.session, self._model, self._ids)
+
+    def get(self, record_id: int, default: Any = None) -> Any:
+        self.load()
+        assert self._data is not None
         return self._data.get(record_id, default)
 
 
@@ -56,8 +60,9 @@ def run_server_action(
     recs = LazyRecords(ctx, plan.target, [r.record_id for r in rows])
     survivors = _run(ctx, plan, act, action, rows, recs, depth=0)
     for r in survivors:
-        if r.id not in ctx.outcome.final:
+        if r.id not in ctx.outcome.final and r.id not in ctx.outcome.deferred:
             ctx.outcome.set(r, "processed")
+    ctx.open_ids.difference_update(r.id for r in rows)
 
 
 def _run(
@@ -116,7 +121,9 @@ def _succeeded(ctx: BatchContext, rows: list[TraceRow]) -> list[TraceRow]:
     return [
         r
         for r in rows
-        if r.id not in retrying and ctx.outcome.final.get(r.id, ("processed",))[0] == "processed"
+        if r.id not in retrying
+        and r.id not in ctx.outcome.deferred
+        and ctx.outcome.final.get(r.id, ("processed",))[0] == "processed"
     ]
 
 
@@ -128,6 +135,17 @@ def _describe(exc: Exception) -> str:
 
 
 def _run_saved(ctx, plan, act, action, rows, recs, *, depth):
+    # The traces' outcomes are not final until the whole chain has run: a hand-off
+    # point inside it must not write them yet.
+    ctx.open_ids.update(r.id for r in rows)
+    ctx.chain_depth += 1
+    try:
+        return _run_chain(ctx, plan, act, action, rows, recs, depth=depth)
+    finally:
+        ctx.chain_depth -= 1
+
+
+def _run_chain(ctx, plan, act, action, rows, recs, *, depth):
     if depth >= MAX_NESTING:
         for r in rows:
             ctx.outcome.set(r, "error", "run_actions: saved actions nest too deeply")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import limits
 from .catalog import CONTENT_KEY, UNTRUSTED_KINDS
 from .errors import Problem, UserError, ValidationError
 from .models import Activity, Campaign, SavedAction
@@ -177,6 +179,35 @@ def _plain(value: Any, path: tuple[str | int, ...], problems: list[Problem]) -> 
     return value
 
 
+def _text_problems(doc: Any) -> list[Problem]:
+    """Text no check could work on: too deeply nested, or not valid Unicode.
+
+    JSON can spell half of a UTF-16 surrogate pair ("\\ud800"), which is no character:
+    such text could be neither stored nor written back, so it is refused, located.
+    """
+    found: list[Problem] = []
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(doc, ())]
+    while stack and len(found) < 20:
+        value, path = stack.pop()
+        if len(path) > limits.MAX_JSON_DEPTH:
+            message = f"lists and objects are nested more than {limits.MAX_JSON_DEPTH} levels deep"
+            return [Problem("$", message)]
+        if isinstance(value, dict):
+            for key, item in value.items():
+                bad = limits.surrogate_in(key) if isinstance(key, str) else None
+                if bad is not None:
+                    found.append(Problem(jpath(*path), f"a key {limits.surrogate_words(bad)}"))
+                else:
+                    stack.append((item, (*path, key)))
+        elif isinstance(value, list):
+            stack.extend((item, (*path, i)) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            bad = limits.surrogate_in(value)
+            if bad is not None:
+                found.append(Problem(jpath(*path), f"the text {limits.surrogate_words(bad)}"))
+    return sorted(found, key=lambda p: p.path)
+
+
 @lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
     from .gallery import resources_dir
@@ -187,9 +218,37 @@ def schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator() -> Any:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, ValidationError, validators
 
-    return Draft202012Validator(schema())
+    def pattern(validator: Any, value: str, instance: Any, _schema: Any) -> Any:
+        if validator.is_type(instance, "string") and not _ecma_regex(value).search(instance):
+            yield ValidationError(f"{instance!r} does not match {value!r}")
+
+    # JSON Schema patterns are ECMA-262 regexes, whose '$' ends the text; Python's '$' also
+    # matches before a final newline, which let a key such as "welcome\n" through.
+    strict = validators.extend(Draft202012Validator, {"pattern": pattern})
+    return strict(schema())
+
+
+@lru_cache(maxsize=64)
+def _ecma_regex(pattern: str) -> re.Pattern[str]:
+    """``pattern`` with every '$' outside a character class meaning the end of the text."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "$":
+            char = r"\Z"
+        out.append(char)
+        i += 1
+    return re.compile("".join(out))
 
 
 _PATTERN_WORDS = {
@@ -214,7 +273,7 @@ def _json_type(value: Any) -> str:
     return "an object"
 
 
-def _schema_problem(error: Any) -> list[Problem]:
+def _schema_problem(error: Any, doc: Any = None) -> list[Problem]:
     """Words a marketer can act on for one jsonschema error (its default text is terse)."""
     path = tuple(error.absolute_path)
     kind, value, inst = error.validator, error.validator_value, error.instance
@@ -231,12 +290,27 @@ def _schema_problem(error: Any) -> list[Problem]:
         wanted = CONTENT_KEY.get(atype, "?")
         message = f"an activity of type {atype!r} takes {wanted!r} content, not {key!r}"
         return [Problem(jpath(*path, key), message)]
-    return [Problem(jpath(*path), _schema_message(error, path))]
+    return [Problem(jpath(*path), _schema_message(error, path, _delay_unit(doc, path)))]
 
 
-def _schema_message(error: Any, path: tuple[str | int, ...]) -> str:
+def _delay_unit(doc: Any, path: tuple[str | int, ...]) -> Any:
+    """The unit beside ``path`` when it names a delay's amount (to word its bound)."""
+    if not path or path[-1] != "amount":
+        return None
+    node = doc
+    for part in path[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node.get("unit") if isinstance(node, dict) else None
+
+
+def _schema_message(error: Any, path: tuple[str | int, ...], unit: Any = None) -> str:
     kind, value, inst = error.validator, error.validator_value, error.instance
     shown = json.dumps(inst, ensure_ascii=False)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
     if kind == "enum":
         return f"{shown} is not allowed; expected one of " + ", ".join(map(json.dumps, value))
     if kind == "const":
@@ -250,10 +324,18 @@ def _schema_message(error: Any, path: tuple[str | int, ...]) -> str:
         return "must not be empty" if value == 1 else f"must be at least {value} characters"
     if kind == "maxLength":
         return f"must be at most {value} characters"
+    if kind == "maximum" and unit in limits.MAX_DELAY:
+        return f"must be {limits.delay_bound_words(unit)}, found {shown}"
+    if kind == "maximum" and path[-1:] == ("engagement_window_days",):
+        return f"must be at most {value} days ({limits.YEARS} years), found {shown}"
     if kind in _BOUND_WORDS:
         return f"must be {_BOUND_WORDS[kind]} {value}, found {shown}"
     if kind == "minItems":
         return f"must list at least {value} item(s)"
+    if kind == "maxItems":
+        return f"must list at most {value} items, found {len(inst)}"
+    if kind == "maxProperties":
+        return f"must hold at most {value} entries, found {len(inst)}"
     if kind == "anyOf" and path and path[-1] == "parent":
         return f"expected an activity key or null, found {shown}"
     return str(error.message)
@@ -268,7 +350,7 @@ def schema_problems(doc: Any) -> list[Problem]:
         return tuple((0, f"{p:09d}") if isinstance(p, int) else (1, p) for p in e.absolute_path)
 
     for error in sorted(errors, key=order):
-        for p in _schema_problem(error):
+        for p in _schema_problem(error, doc):
             if p not in found:
                 found.append(p)
     return found
@@ -279,7 +361,7 @@ def document_problems(doc: Any) -> list[Problem]:
     head = _header_problem(doc)
     if head is not None:
         return [head]
-    problems = schema_problems(doc)
+    problems = _text_problems(doc) or schema_problems(doc)
     if problems:
         return problems
     return validate_document(normalize(doc))
@@ -316,6 +398,11 @@ def check_document(doc: Any, *, title: str = "invalid campaign file") -> dict[st
 
 def load_text(text: str, *, title: str = "invalid campaign file") -> dict[str, Any]:
     """Parse and check a campaign file; returns the document with defaults filled."""
+    if limits.json_too_deep(text):
+        problem = Problem(
+            "$", f"lists and objects are nested more than {limits.MAX_JSON_DEPTH} levels deep"
+        )
+        raise ValidationError([problem], title)
     try:
         raw = json.loads(text, object_pairs_hook=_object_hook, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -338,13 +425,17 @@ def load_file(path: str | Path) -> dict[str, Any]:
     """Read and check a campaign file; unreadable files are a UserError too."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as stream:  # read at most the cap: /dev/zero must not fill memory
+            data = stream.read(limits.MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise UserError(f"{path} is a folder, not a campaign file") from None
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > limits.MAX_FILE_BYTES:
+        mib = limits.MAX_FILE_BYTES // (1024 * 1024)
+        raise UserError(f"{path} is larger than {mib} MiB; a campaign file is at most {mib} MiB")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from . import delays
 from .catalog import INTERACTION_COLUMN, NOT_TRIGGERS
 from .errors import UserError, ValidationError
+from .ids import parse_id
 from .models import Activity, Campaign, Participant, Trace, table
 from .plan import load_plan
 from .sync import create_root_traces, sync_campaign
@@ -24,10 +25,15 @@ A = table(Activity)
 
 
 def find_campaign(session: Session, ref: str | int) -> Campaign:
-    """A campaign by id or exact name; a clear error when unknown or ambiguous."""
-    text = str(ref).strip()
-    if text.isdigit():
-        found = session.get(Campaign, int(text))
+    """A campaign by id or exact name; a clear error when unknown or ambiguous.
+
+    Nothing is stripped and only ASCII digits are an id (:func:`engine.ids.parse_id`):
+    ``' 1'`` or ``'１'`` must not silently pick campaign 1.
+    """
+    text = str(ref)
+    campaign_id = parse_id(text)
+    if campaign_id is not None:
+        found = session.get(Campaign, campaign_id)
         if found is not None:
             return found
     matches = session.scalars(select(Campaign).where(Campaign.name == text)).all()

@@ -75,13 +75,17 @@ def _execute(
             present.append((r, rec))
     if not present:
         return
+    # The sandbox may run for seconds: no lock meanwhile. Its writes are applied after,
+    # so on its own it is simply run again after a crash; inside a chain it is flagged.
+    bounds = limits(ctx)
+    ctx.hand_off(r.id for r in rows if ctx.in_chain)
     results = run_code(
         action.get("code") or "",
         [rec for _, rec in present],
         model=plan.target,
         writable=[name for name, f in info.fields.items() if not f.readonly],
         now=ctx.now.isoformat(),
-        limits=limits(ctx),
+        limits=bounds,
     )
     done: list[Done] = []
     for (r, rec), result in zip(present, results, strict=True):

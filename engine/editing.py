@@ -21,13 +21,13 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from . import catalog, delays
+from . import catalog, delays, limits
 from .campaigns import _has_started, set_delay
 from .errors import UserError
 from .models import Activity, Campaign, table
 
 A = table(Activity)
-KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+KEY_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")  # used with fullmatch: "key\n" is no key
 KEY_MAX = 64
 
 # Columns an edit may set directly; structure (parent, trigger) goes through set_parent.
@@ -53,7 +53,7 @@ CAMPAIGN_EDITABLE = frozenset(
 
 
 def check_key(key: str) -> None:
-    if not KEY_RE.match(key) or len(key) > KEY_MAX:
+    if not isinstance(key, str) or not KEY_RE.fullmatch(key) or len(key) > KEY_MAX:
         raise UserError(
             f"{key!r} is not a valid activity key (lower-case letters, digits, '_' and '-', "
             f"at most {KEY_MAX} characters, starting with a letter or digit)"
@@ -92,6 +92,18 @@ def check_delay(amount: Any, unit: Any, what: str = "delay") -> None:
         raise UserError(f"the {what} must be a whole number of at least 0, not {amount!r}")
     if unit not in delays.UNITS:
         raise UserError(f"unknown {what} unit {unit!r} (expected {', '.join(delays.UNITS)})")
+    if amount > limits.max_delay(unit):
+        raise UserError(f"the {what} must be {limits.delay_bound_words(unit)}, not {amount}")
+
+
+def check_window(days: Any) -> None:
+    """``engagement_window_days``: a whole number of days within the bounds of limits."""
+    low, high = limits.MIN_WINDOW_DAYS, limits.MAX_WINDOW_DAYS
+    if not isinstance(days, int) or isinstance(days, bool) or not low <= days <= high:
+        raise UserError(
+            f"the engagement window must be a whole number of days from {low} to {high} "
+            f"({limits.YEARS} years), not {days!r}"
+        )
 
 
 # --- writes --------------------------------------------------------------------------------
@@ -139,6 +151,10 @@ def insert_activities(
         if creates_cycle(parents, row["key"], parent):
             raise UserError(f"activity {row['key']!r} would be its own ancestor")
         check_delay(row.get("delay_amount", 0), row.get("delay_unit", "hours"))
+        if row.get("validity_amount") is not None:
+            check_delay(row["validity_amount"], row.get("validity_unit"), "validity")
+    if len(tree) + len(rows) > limits.MAX_ACTIVITIES:
+        raise UserError(f"a campaign has at most {limits.MAX_ACTIVITIES} activities")
     last = session.scalar(
         select(func.coalesce(func.max(A.c.sequence), -1)).where(A.c.campaign_id == campaign_id)
     )
@@ -294,6 +310,8 @@ def update_campaign(
         raise UserError(f"these campaign fields cannot be edited: {', '.join(sorted(unknown))}")
     if "name" in values and not str(values["name"]).strip():
         raise UserError("the campaign name cannot be empty")
+    if "engagement_window_days" in values:
+        check_window(values["engagement_window_days"])
     campaign = _campaign(session, campaign_id)
     for name, value in values.items():
         setattr(campaign, name, value)

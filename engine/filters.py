@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import operator
 import re
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import Table, and_, false, literal, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from . import limits
 from .errors import Problem, UserError
 from .fields import (
     BOOL,
@@ -79,6 +81,9 @@ _EXPECTED = "a [field, operator, value] leaf, '&', '|' or '!'"
 _RELATIVE_EXAMPLE = '{"now": "-7 days"}, in hours, days, weeks or months'
 # Relative dates only need a reference time to be checked, not a particular one.
 _CHECK_NOW = datetime(2000, 1, 1, tzinfo=UTC)
+# domain > leaf > 'in' list > relative date {"now": ...}: nothing valid nests deeper.
+_MAX_DEPTH = 4
+_TOO_DEEP = "the filter nests lists more deeply than [field, operator, value] leaves allow"
 
 
 class FilterError(UserError):
@@ -103,6 +108,8 @@ def parse_domain(value: str | list[Any] | tuple[Any, ...] | None) -> list[Any]:
     text = value.strip()
     if not text:
         return []
+    if limits.json_too_deep(text, _MAX_DEPTH):
+        raise FilterError(_TOO_DEEP)
     try:
         parsed = json.loads(text)
     except (ValueError, RecursionError):
@@ -215,6 +222,9 @@ def _build(domain: Any, model: str, now: datetime) -> _Checked:
         return _bad("", f"unknown model {model!r}")
     if _is_leaf_shaped(domain):
         return _bad("", f"a filter is a list of leaves: put {_show(list(domain))} in a list")
+    shape = _shape_problems(domain)
+    if shape:
+        return _TRUE, shape
     problems: list[Problem] = []
     stack: list[_Node] = []
     for index in range(len(domain) - 1, -1, -1):
@@ -242,6 +252,85 @@ def _build(domain: Any, model: str, now: datetime) -> _Checked:
     if len(stack) == 1:
         return stack[0], problems
     return (_combine("&", stack) if stack else _TRUE), problems
+
+
+def filter_size(domain: Any) -> tuple[int, int]:
+    """(terms, values) of a domain: its elements, and the values its leaves compare (each
+    item of a list counts). Both are bounded (``limits.MAX_FILTER_TERMS``/``_VALUES``)."""
+    if not isinstance(domain, list | tuple):
+        return 0, 0
+    values = 0
+    for token in domain:
+        if isinstance(token, list | tuple) and len(token) == 3:
+            value = token[2]
+            values += max(len(value), 1) if isinstance(value, list | tuple) else 1
+    return len(domain), values
+
+
+def size_problem(terms: int, values: int, what: str = "the filter") -> str | None:
+    """Why ``terms``/``values`` are too many for the filters of one step, if they are."""
+    if terms > limits.MAX_FILTER_TERMS:
+        return (
+            f"{what} has {terms} terms (conditions and '&', '|', '!'); at most "
+            f"{limits.MAX_FILTER_TERMS} are allowed: match many values with one "
+            '\'in\' condition, e.g. ["email", "in", [...]]'
+        )
+    if values > limits.MAX_FILTER_VALUES:
+        return f"{what} compares {values} values; at most {limits.MAX_FILTER_VALUES} are allowed"
+    return None
+
+
+def _nesting(domain: Sequence[Any]) -> int:
+    """How deep the groups of the built tree nest (as :func:`_build` combines them: a
+    group inside one of the same operator merges into it; '!' swaps '&' and '|')."""
+    stack: list[tuple[str | None, int]] = []
+    deepest = 0
+
+    def combine(op: str, operands: list[tuple[str | None, int]]) -> tuple[str, int]:
+        return op, max(d if o == op else d + 1 for o, d in operands)
+
+    for token in reversed(domain):
+        if token == "!" and stack:
+            op, depth = stack.pop()
+            stack.append(({"&": "|", "|": "&"}.get(op or "", op), depth))
+        elif token in ("&", "|") and len(stack) >= 2:
+            stack.append(combine(token, [stack.pop(), stack.pop()]))
+            deepest = max(deepest, stack[-1][1])
+        else:  # a leaf, or an operator short of operands (then a placeholder, as in _build)
+            del stack[len(stack) - (1 if token in ("&", "|") and stack else 0) :]
+            stack.append((None, 0))
+    if len(stack) > 1:
+        deepest = max(deepest, combine("&", stack)[1])
+    return deepest
+
+
+def _shape_problems(domain: Sequence[Any]) -> list[Problem]:
+    """Size, nesting and invalid text, checked before any leaf so that a huge or hostile
+    filter is refused at once (and never reaches SQL, whose expression depth is bounded)."""
+    message = size_problem(*filter_size(domain))
+    if message is not None:
+        return [Problem("", message)]
+    if _nesting(domain) > limits.MAX_FILTER_NESTING:
+        message = (
+            f"the filter nests groups of conditions more than {limits.MAX_FILTER_NESTING} "
+            "levels deep ('&' inside '|' inside '&'...)"
+        )
+        return [Problem("", message)]
+    found: list[Problem] = []
+    stack: list[tuple[Any, str, int]] = [(t, f"[{i}]", 1) for i, t in enumerate(domain)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, list | tuple | dict) and depth >= _MAX_DEPTH:
+            return [Problem(path, _TOO_DEEP)]
+        if isinstance(value, list | tuple):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                stack.append((key, path, depth + 1))
+                stack.append((item, path, depth + 1))
+        elif isinstance(value, str) and (bad := limits.surrogate_in(value)) is not None:
+            found.append(Problem(path, f"the text {limits.surrogate_words(bad)}"))
+    return sorted(found, key=lambda p: p.path)
 
 
 def _is_leaf_shaped(domain: Sequence[Any]) -> bool:
@@ -366,9 +455,12 @@ def _coerce_one(target: _Target, name: str, op: str, value: Any, now: datetime) 
         return _integer(value, name)
     if kind == FLOAT:
         try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise _Invalid(f"{_show(value)} is not a number for field {name!r}") from None
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            number = math.inf
+        if not math.isfinite(number):
+            raise _Invalid(f"{_show(value)} is not a number for field {name!r}")
+        return number
     if kind == DATETIME and isinstance(value, str):
         return _datetime(value, op, name)
     raise _Invalid(f"{_show(value)} is not a value for {kind} field {name!r}")

@@ -7,6 +7,7 @@ documented exception — generated once per database, hidden from listings, neve
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,24 +17,50 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import limits
 from .errors import UserError
 from .models import Setting
 
 TRACKING_SECRET_KEY = "_internal.tracking_secret"
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise ValueError("must be a whole number above 0")
-    return value
+_WHOLE = re.compile(r"[+-]?[0-9]{1,30}")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})")
 
 
-def _port(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 65535:
-        raise ValueError("must be a port number from 1 to 65535")
-    return value
+def _number(key: str, *, decimal: bool = False) -> Callable[[str], Any]:
+    """A parser of numbers within ``limits.SETTING_BOUNDS[key]``.
+
+    ASCII digits only (``int()`` would take '１' or '1_000'), and the bounds keep a value
+    from overflowing a timer, a date or a SQL LIMIT once the engine uses it.
+    """
+    low, high = limits.SETTING_BOUNDS[key]
+    pattern, convert = (_DECIMAL, float) if decimal else (_WHOLE, int)
+    if decimal:
+        words = "a number"
+    else:
+        words = "a port number" if key == "tracking.port" else "a whole number"
+
+    def parse(text: str) -> Any:
+        stripped = text.strip()
+        if not pattern.fullmatch(stripped) or not low <= convert(stripped) <= high:
+            raise ValueError(f"must be {words} from {low} to {high}, not {_shown(text)}")
+        return convert(stripped)
+
+    return parse
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37]) + "..."
+
+
+def _bounded(key: str, value: Any) -> Any:
+    """A stored value within its bounds: one written by an older release may lie outside,
+    and must not make every engine pass fail; it is read as the nearest bound."""
+    bounds = limits.SETTING_BOUNDS.get(key)
+    if bounds is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return type(value)(limits.within(value, *bounds))
 
 
 def _base_url(text: str) -> str:
@@ -78,13 +105,6 @@ def _region_or_empty(text: str) -> str | None:
 
     if value not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError("must be a two-letter country code such as BE or US")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise ValueError("must be a number of 0 or more")
     return value
 
 
@@ -155,7 +175,11 @@ SPECS: dict[str, SettingSpec] = {
     s.key: s
     for s in [
         SettingSpec(
-            "tracking.port", 8787, _port, "port of the tracking server", "JOURNEYS_TRACKING_PORT"
+            "tracking.port",
+            8787,
+            _number("tracking.port"),
+            "port of the tracking server",
+            "JOURNEYS_TRACKING_PORT",
         ),
         SettingSpec(
             "tracking.base_url",
@@ -174,40 +198,56 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec(
             "engine.sync_interval_minutes",
             5,
-            _positive_int,
+            _number("engine.sync_interval_minutes"),
             "how often the embedded engine adds new matching records",
         ),
         SettingSpec(
             "engine.poll_seconds",
             30,
-            _positive_int,
+            _number("engine.poll_seconds"),
             "longest the embedded engine sleeps between passes",
         ),
         SettingSpec(
-            "engine.batch_size", 2000, _positive_int, "traces claimed and executed together"
+            "engine.batch_size",
+            2000,
+            _number("engine.batch_size"),
+            "traces claimed and executed together",
+        ),
+        SettingSpec(
+            "engine.batch_seconds",
+            120,
+            _number("engine.batch_seconds"),
+            "time budget of one batch: what is not sent by then waits for the next pass",
+        ),
+        SettingSpec(
+            "engine.handoff_group",
+            20,
+            _number("engine.handoff_group"),
+            "messages handed to a channel together; after a crash only these can be "
+            "'delivery unknown'",
         ),
         SettingSpec(
             "engine.max_attempts",
             5,
-            _positive_int,
+            _number("engine.max_attempts"),
             "deliveries tried before a transient failure becomes an error",
         ),
         SettingSpec(
             "sandbox.cpu_seconds",
             2,
-            _positive_int,
+            _number("sandbox.cpu_seconds"),
             "CPU seconds an execute_code action may use per record",
         ),
         SettingSpec(
             "sandbox.memory_mb",
             256,
-            _positive_int,
+            _number("sandbox.memory_mb"),
             "memory (MiB) of the process that runs execute_code actions",
         ),
         SettingSpec(
             "engine.claim_timeout_minutes",
             15,
-            _positive_int,
+            _number("engine.claim_timeout_minutes"),
             "after this long, a claim by a vanished worker is released",
         ),
         SettingSpec(
@@ -239,13 +279,13 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec(
             "smtp.rate_per_second",
             0.0,
-            _non_negative_float,
+            _number("smtp.rate_per_second", decimal=True),
             "most emails sent per second (0: as fast as the server accepts)",
         ),
         SettingSpec(
             "smtp.timeout_seconds",
             30,
-            _positive_int,
+            _number("smtp.timeout_seconds"),
             "how long to wait for the mail server before retrying later",
         ),
         SettingSpec(
@@ -266,7 +306,7 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec(
             "imap.poll_seconds",
             60,
-            _positive_int,
+            _number("imap.poll_seconds"),
             "how often the embedded engine reads that mailbox",
         ),
         SettingSpec(
@@ -286,9 +326,12 @@ SPECS: dict[str, SettingSpec] = {
 def get(session: Session, key: str) -> Any:
     spec = SPECS[key]
     if spec.env and os.environ.get(spec.env):
-        return spec.parse(os.environ[spec.env])
+        try:
+            return spec.parse(os.environ[spec.env])
+        except ValueError as exc:
+            raise UserError(f"{key} (from ${spec.env}) {exc}") from None
     value = session.scalar(select(Setting.value).where(Setting.key == key))
-    return spec.default if value is None else value
+    return spec.default if value is None else _bounded(key, value)
 
 
 def set_value(session: Session, key: str, text: str) -> Any:
@@ -296,6 +339,9 @@ def set_value(session: Session, key: str, text: str) -> Any:
     spec = SPECS.get(key)
     if spec is None:
         raise UserError(f"unknown setting {key!r}; known settings: {', '.join(sorted(SPECS))}")
+    bad = limits.surrogate_in(text)
+    if bad is not None:
+        raise UserError(f"{key}: the value {limits.surrogate_words(bad)}")
     if text.strip() == "":
         value = None
     else:

@@ -22,8 +22,8 @@ from .errors import Problem, UserError
 from .fields import JSONK, MANY2MANY, MANY2ONE, MODELS, PHONE
 
 MAX_SMS_SEGMENTS = 10
-_EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_EMAIL_RE = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")  # fullmatch: no trailing newline
+_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HREF_ATTR = re.compile(r"<a\b[^>]*\bhref\s*=", re.IGNORECASE)
 _URL_RE = re.compile(r"https?://", re.IGNORECASE)
 
@@ -34,7 +34,7 @@ def jpath(*parts: str | int) -> str:
     for part in parts:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif _IDENT_RE.match(part):
+        elif _IDENT_RE.fullmatch(part):
             out += f".{part}"
         else:
             out += "[" + repr(part) + "]"
@@ -42,7 +42,7 @@ def jpath(*parts: str | int) -> str:
 
 
 def is_email(value: str) -> bool:
-    return bool(_EMAIL_RE.match(value))
+    return bool(_EMAIL_RE.fullmatch(value))
 
 
 class _Checker:
@@ -120,6 +120,7 @@ class _Checker:
             content = act.get(ckey)
             if isinstance(content, dict):
                 self.content(act["type"], content, ("activities", i, ckey))
+        self.filter_chains(acts, index)
         for cycle in nx.simple_cycles(graph):
             start = min(range(len(cycle)), key=lambda n: index[cycle[n]])
             turn = cycle[start:] + cycle[:start]  # edges run parent -> child
@@ -133,6 +134,30 @@ class _Checker:
                 "the parent links form a cycle: " + ", ".join(steps),
             )
         self.unreachable(acts, index, graph)
+
+    def filter_chains(self, acts: list[dict[str, Any]], index: dict[str, int]) -> None:
+        """A step runs under its own filter, its ancestors' and the campaign's, combined in
+        one query: together they are bounded as one filter is (each alone is checked as a
+        domain, so only chains of filters that pass on their own are reported here)."""
+        from .filters import filter_size, size_problem
+
+        campaign = self.doc.get("campaign") or {}
+        sizes = {a["key"]: filter_size(a.get("filter") or []) for a in acts}
+        base = filter_size(campaign.get("filter") or [])
+        if size_problem(*base) is not None or any(size_problem(*n) for n in sizes.values()):
+            return
+        for i, act in enumerate(acts):
+            terms, values = base
+            key: str | None = act["key"]
+            seen: set[str] = set()
+            while key is not None and key in index and key not in seen:
+                seen.add(key)
+                terms, values = terms + sizes[key][0], values + sizes[key][1]
+                key = acts[index[key]].get("parent")
+            what = "this step's filter, with those of the campaign and of the steps before it,"
+            message = size_problem(terms, values, what)
+            if message is not None:
+                self.error(jpath("activities", i, "filter"), message)
 
     def unreachable(
         self, acts: list[dict[str, Any]], index: dict[str, int], graph: nx.DiGraph[str]
@@ -237,6 +262,9 @@ class _Checker:
         reply_to = content.get("reply_to")
         if reply_to and not is_email(_address(reply_to)):
             self.error(jpath(*where, "reply_to"), f"{reply_to!r} is not an email address")
+        for name, what in (("subject", "subject"), ("from", "sender"), ("reply_to", "reply-to")):
+            if templating.has_line_break(content.get(name)):
+                self.error(jpath(*where, name), f"the {what} must be one line (no line break)")
         self.template(content.get("subject"), (*where, "subject"))
         self.template(content.get("preheader"), (*where, "preheader"), html=True)
         self.template(content.get("body_html"), (*where, "body_html"), html=True)

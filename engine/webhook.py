@@ -105,8 +105,16 @@ def _send_all(
         key = secret.encode()
     failures = 0
     headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json"}
+    recs.load()
+    # No lock while posting. On its own a webhook may be posted again after a crash (it
+    # carries the idempotency key); inside a chain the earlier steps are committed here,
+    # so the chain's traces are flagged and never re-run.
+    ctx.hand_off(r.id for r in rows if ctx.in_chain)
     with httpx.Client(timeout=timeout, follow_redirects=False, headers=headers) as client:
         for n, r in enumerate(rows):
+            if not ctx.in_chain and ctx.out_of_time():
+                ctx.outcome.deferred.update(x.id for x in rows[n:])
+                return
             rec = recs.get(r.record_id)
             if rec is None:  # deleted since it was claimed
                 ctx.outcome.set(r, "rejected", "Rejected by activity filter")

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import templating
+from engine import limits, templating
 from engine.catalog import TASK_KINDS
 from engine.fields import MODELS
 
@@ -31,6 +31,7 @@ from .widgets import (
     Debounced,
     FieldPicker,
     PythonHighlighter,
+    bound_amount,
     insert_placeholder,
     set_quietly,
 )
@@ -63,8 +64,9 @@ class TaskForm(ContentForm):
         form.addRow("Assignee", self.assignee)
         self.note = QPlainTextEdit(maximumHeight=100)
         form.addRow("Note", self.note)
-        self.amount, self.unit = QSpinBox(maximum=10000), QComboBox()
+        self.amount, self.unit = QSpinBox(maximum=limits.max_delay("days")), QComboBox()
         self.unit.addItems(list(UNITS))
+        self.unit.setCurrentText("days")
         due = QHBoxLayout()
         due.addWidget(self.amount)
         due.addWidget(self.unit, 1)
@@ -75,10 +77,14 @@ class TaskForm(ContentForm):
         self.text_field("note", self.note)
         self.texts["assignee"] = Debounced(self.assignee, self._commit_assignee)
         self.amount.valueChanged.connect(lambda _v: self._commit_due())
-        self.unit.currentTextChanged.connect(lambda _t: self._commit_due())
+        self.unit.currentTextChanged.connect(self._unit_changed)
         for edit in (self.summary, self.assignee):
             edit.textChanged.connect(self.checked)
         self.note.textChanged.connect(self.checked)
+
+    def _unit_changed(self, unit: str) -> None:
+        bound_amount(self.amount, unit)
+        self._commit_due()
 
     def _commit_due(self) -> None:
         self.set("due_in", {"amount": self.amount.value(), "unit": self.unit.currentText()})
@@ -109,6 +115,7 @@ class TaskForm(ContentForm):
             self.task, lambda: self.task.setCurrentText(content.get("activity_type", "todo"))
         )
         due = content.get("due_in") or {"amount": 0, "unit": "days"}
+        bound_amount(self.amount, str(due.get("unit", "days")))
         set_quietly(self.amount, lambda: self.amount.setValue(int(due.get("amount", 0))))
         set_quietly(self.unit, lambda: self.unit.setCurrentText(due.get("unit", "days")))
         self.checked()
@@ -124,7 +131,7 @@ class WebhookForm(ContentForm):
         fields.setPlaceholderText("comma-separated field names, e.g. email, name")
         fields.setCompleter(QCompleter(list(MODELS[ctx.model].fields), fields))
         secret.setPlaceholderText("keyring name (optional): signs with HMAC-SHA256")
-        self.timeout = QSpinBox(minimum=1, maximum=300, suffix=" s")
+        self.timeout = QSpinBox(minimum=1, maximum=limits.MAX_WEBHOOK_TIMEOUT_S, suffix=" s")
         for label, w in (("URL", url), ("Fields", fields), ("Secret", secret)):
             form.addRow(label, w)
         form.addRow("Timeout", self.timeout)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import limits
 from engine.catalog import TRIGGER_WORDS
 from engine.fields import MODELS
 
@@ -223,7 +224,9 @@ class InspectorPanel(QWidget):
             lambda _i: self._set_campaign("unique_field", self.unique.currentData(), False)
         )
         form.addRow("Unique field", self.unique)
-        self.window_days = QSpinBox(minimum=1, maximum=3650, suffix=" days")
+        self.window_days = QSpinBox(
+            minimum=limits.MIN_WINDOW_DAYS, maximum=limits.MAX_WINDOW_DAYS, suffix=" days"
+        )
         self.window_days.valueChanged.connect(
             lambda v: self._set_campaign("engagement_window_days", v)
         )

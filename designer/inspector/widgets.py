@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import limits
 from engine.fields import MODELS
 
 from .. import theme
@@ -36,6 +37,14 @@ from ..filter_builder import field_paths
 
 UNITS = ("hours", "days", "weeks", "months")
 DEBOUNCE_MS = 400
+
+
+def bound_amount(spin: QSpinBox, unit: str) -> None:
+    """The amount box of a delay goes up to the engine's bound for ``unit`` (10 years).
+
+    Lowering the maximum may lower the value; no signal: the caller commits once after."""
+    with QSignalBlocker(spin):
+        spin.setMaximum(limits.max_delay(unit))
 
 
 class Debounced(QObject):
@@ -103,7 +112,7 @@ class DelayEdit(QWidget):
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.enabled = QCheckBox("Expires after") if optional else None
-        self.amount = QSpinBox(maximum=100000)
+        self.amount = QSpinBox(maximum=limits.max_delay(UNITS[0]))
         self.unit = QComboBox()
         self.unit.addItems(list(UNITS))
         if self.enabled is not None:
@@ -112,7 +121,7 @@ class DelayEdit(QWidget):
         lay.addWidget(self.amount)
         lay.addWidget(self.unit, 1)
         self.amount.valueChanged.connect(lambda _v: self._emit())
-        self.unit.currentTextChanged.connect(lambda _t: self._emit())
+        self.unit.currentTextChanged.connect(self._unit_changed)
 
     def value(self) -> dict[str, Any] | None:
         if self.enabled is not None and not self.enabled.isChecked():
@@ -126,6 +135,7 @@ class DelayEdit(QWidget):
         if self.enabled is not None:
             self.enabled.setChecked(value is not None)
         if value is not None:
+            self.amount.setMaximum(limits.max_delay(value.unit))
             self.amount.setValue(value.amount)
             self.unit.setCurrentText(value.unit)
         self.amount.setEnabled(value is not None or self.enabled is None)
@@ -133,6 +143,10 @@ class DelayEdit(QWidget):
         for w in (self.amount, self.unit, self.enabled):
             if w is not None:
                 w.blockSignals(False)
+
+    def _unit_changed(self, unit: str) -> None:
+        bound_amount(self.amount, unit)
+        self._emit()
 
     def _emit(self) -> None:
         on = self.enabled is None or self.enabled.isChecked()

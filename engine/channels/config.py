@@ -16,6 +16,7 @@ def email_channel(session: Session, now: datetime) -> Channel | None:
     when set) must not fall back to the outbox, which would count unsent mail as sent.
     """
     from .. import secret_store, settings
+    from ..errors import UserError
     from .smtp import SMTPChannel, UnavailableChannel, parse_smtp_url
 
     try:
@@ -23,6 +24,8 @@ def email_channel(session: Session, now: datetime) -> Channel | None:
         if not url:
             return None
         parsed = parse_smtp_url(url)
+    except UserError as exc:  # an unusable $JOURNEYS_SMTP_URL: the message names it
+        return UnavailableChannel(str(exc))
     except ValueError as exc:
         return UnavailableChannel(f"smtp.url (or JOURNEYS_SMTP_URL) {exc}")
     return SMTPChannel(
@@ -42,11 +45,12 @@ def sms_channel(session: Session, now: datetime) -> Channel | None:
     import os
 
     from .. import settings
+    from ..errors import UserError
     from .sms_channel import SmsGatewayChannel
 
     try:
         url = settings.get(session, "sms.url")
-    except ValueError:
+    except (ValueError, UserError):
         # Only the environment can supply an unusable URL (stored ones are checked when
         # set). The channel reports it on every message; the outbox would count unsent
         # SMS as sent.

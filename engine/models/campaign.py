@@ -45,6 +45,12 @@ class Campaign(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last failure of the engine's own work on this campaign (sync, expiry, its plan),
+    # so one broken campaign is backed off and shown, while the others keep running.
+    engine_error: Mapped[str | None] = mapped_column(Text)
+    engine_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    engine_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    engine_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Activity(Base):

@@ -11,10 +11,9 @@ import csv
 import io
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy.orm import Session
@@ -25,6 +24,12 @@ from .values import PreparedRow, get_model, is_required, json_object, prepare_ro
 from .write import insert_prepared, resolve_row_users
 
 MAX_PROBLEMS = 100
+# Caps that keep an import's memory bounded whatever the file (a device, a log, a dump):
+MAX_FILE_CHARS = 200_000_000  # characters read in all (about 200 MB of text)
+MAX_ROWS = 1_000_000
+MAX_LINE_CHARS = 1_000_000  # one physical line
+MAX_CELL_CHARS = 100_000  # one cell (the csv module's own limit is 131,072)
+_LONG_CELL = f"has a cell longer than {MAX_CELL_CHARS:,} characters"
 CHECK_EVERY = 1000  # rows between two ``checking`` calls (about 0.1 s of checking)
 _NOT_UTF8 = re.compile("[\udc80-\udcff]+")
 
@@ -63,7 +68,7 @@ def import_csv(
     rolls back, so nothing is imported.
     """
     info = get_model(model)
-    label, text, bad_bytes = _read(source)
+    label, records, bad_bytes = _read(source)
     title = f"{label}: nothing imported"
 
     def fail(problems: list[Problem]) -> ValidationError:
@@ -72,9 +77,6 @@ def import_csv(
             problems = [*problems[:MAX_PROBLEMS], Problem("…", f"and {more} more problems")]
         return ValidationError(problems, title=title)
 
-    records, parse_problem = _parse(text)
-    if parse_problem:
-        raise fail([parse_problem])
     while records and not any(c.strip() for c in records[-1]):
         records.pop()
     if not records:
@@ -149,48 +151,97 @@ def import_csv(
     return len(insert_prepared(session, info, prepared, now=now, progress=progress))
 
 
-def _read(source: str | os.PathLike[str] | TextIO) -> tuple[str, str, bool]:
-    """``(label, text, has_undecodable_bytes)``.
+def _read(source: str | os.PathLike[str] | TextIO) -> tuple[str, list[list[str]], bool]:
+    """``(label, rows, has_undecodable_bytes)``, read line by line within the size caps.
 
-    Bytes that are not UTF-8 are kept as surrogates (``surrogateescape``) so they can be
-    reported in the cell that holds them rather than as a byte offset.
+    The file is never read whole: ``records import contact /dev/zero`` once grew to 23 GB
+    before the kernel killed it. Bytes that are not UTF-8 are kept as surrogates
+    (``surrogateescape``) so they can be reported in the cell that holds them rather than
+    as a byte offset.
     """
-    if isinstance(source, (str, os.PathLike)):
-        label = str(source)
-        try:
-            data = Path(source).read_bytes()
-        except OSError as exc:
-            raise ValidationError(
-                [Problem("file", f"cannot be read: {exc.strerror or exc}")],
-                title=f"{label}: nothing imported",
-            ) from None
-    else:
+    if not isinstance(source, (str, os.PathLike)):
         label = str(getattr(source, "name", "<input>"))
         try:
-            content: str | bytes = source.read()
+            return (label, *_parse(source, label))
         except UnicodeDecodeError as exc:
-            raise ValidationError(
-                [Problem("file", f"is not UTF-8 text ({exc.reason}); save it as CSV UTF-8")],
-                title=f"{label}: nothing imported",
+            raise _file_problem(
+                label, f"is not UTF-8 text ({exc.reason}); save it as CSV UTF-8"
             ) from None
-        if isinstance(content, str):
-            return label, content.removeprefix("\ufeff"), False
-        data = content
+    label = str(source)
     try:
-        return label, data.decode("utf-8-sig"), False
-    except UnicodeDecodeError:
-        return label, data.decode("utf-8-sig", errors="surrogateescape"), True
+        binary = open(source, "rb")  # noqa: SIM115 - closed below, after the last line
+    except OSError as exc:
+        raise _file_problem(label, f"cannot be read: {exc.strerror or exc}") from None
+    with (
+        binary,
+        io.TextIOWrapper(
+            binary, encoding="utf-8-sig", errors="surrogateescape", newline=""
+        ) as text,
+    ):
+        try:
+            return (label, *_parse(text, label))
+        except OSError as exc:
+            raise _file_problem(label, f"cannot be read: {exc.strerror or exc}") from None
 
 
-def _parse(text: str) -> tuple[list[list[str]], Problem | None]:
+def _file_problem(label: str, message: str, where: str = "file") -> ValidationError:
+    return ValidationError([Problem(where, message)], title=f"{label}: nothing imported")
+
+
+def _lines(stream: TextIO, label: str, flags: dict[str, bool]) -> Iterator[str]:
+    """The physical lines of ``stream``, refusing an over-long line or file as it comes."""
+    total = 0
+    number = 0
+    while True:
+        line = stream.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        number += 1
+        total += len(line)
+        if len(line) > MAX_LINE_CHARS:
+            raise _file_problem(
+                label,
+                f"is longer than {MAX_LINE_CHARS:,} characters without a line break: "
+                "this is not a CSV file of records",
+                f"line {number}",
+            )
+        if total > MAX_FILE_CHARS:
+            raise _file_problem(
+                label,
+                f"is larger than {MAX_FILE_CHARS // 1_000_000} MB; split it into smaller files",
+            )
+        if number == 1:
+            line = line.removeprefix("\ufeff")
+        if not flags["bad"] and _NOT_UTF8.search(line):
+            flags["bad"] = True
+        yield line
+
+
+def _parse(stream: TextIO, label: str) -> tuple[list[list[str]], bool]:
+    """Rows of the CSV text in ``stream`` and whether it holds bytes that are not UTF-8."""
+    flags = {"bad": False}
     records: list[list[str]] = []
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(_lines(stream, label, flags))
     try:
         for cells in reader:
+            where = f"row {len(records) + 1}"
+            if len(records) >= MAX_ROWS:
+                raise _file_problem(
+                    label, f"has more than {MAX_ROWS:,} rows; split it into smaller files"
+                )
+            if any(len(c) > MAX_CELL_CHARS for c in cells):
+                raise _file_problem(label, _LONG_CELL, where)
+            if any("\x00" in c for c in cells):
+                raise _file_problem(
+                    label, "contains a NUL byte: this is not a CSV text file", where
+                )
             records.append(cells)
     except csv.Error as exc:
-        return records, Problem(f"row {len(records) + 1}", f"is not valid CSV: {exc}")
-    return records, None
+        where = f"row {len(records) + 1}"
+        if "field limit" in str(exc):
+            raise _file_problem(label, _LONG_CELL, where) from None
+        raise _file_problem(label, f"is not valid CSV: {exc}", where) from None
+    return records, flags["bad"]
 
 
 def _undecodable(number: int, cells: list[str], titles: list[str]) -> list[Problem]:

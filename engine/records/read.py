@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import UserError
 from ..fields import MANY2MANY, MANY2ONE, ModelInfo
+from ..ids import parse_id
 from .sql import chunks
 from .values import get_model
 
@@ -138,13 +139,19 @@ def resolve_record(session: Session, model: str, ref: str) -> int:
     """
     info = get_model(model)
     t = info.table
-    text = str(ref).strip()
     label = info.label.lower()
-    if text.isdigit():
-        found = session.execute(select(t.c.id).where(t.c.id == int(text))).scalar()
+    record_id = parse_id(str(ref))  # ' 1' and '１' are no ids
+    if record_id is not None:
+        found = session.execute(select(t.c.id).where(t.c.id == record_id)).scalar()
         if found is None:
-            raise UserError(f"no {label} with id {text}")
+            raise UserError(f"no {label} with id {record_id}")
         return int(found)
+    text = str(ref).strip()
+    if text.isdigit():  # digits, yet no id: too large, or not ASCII
+        raise UserError(
+            f"no {label} with id {ref!r}: an id is written with the digits 0-9 alone, "
+            "nothing around them, and has at most 19 of them"
+        )
     if not info.email_field or "@" not in text:
         raise UserError(f"{ref!r} is neither a {label} id nor an email address")
     email = t.c[info.email_field]

@@ -40,6 +40,7 @@ from ..fields import (
     Field,
     ModelInfo,
 )
+from ..ids import MAX_ID, parse_id
 from ..models import User
 
 # ``user`` is importable and listable but is not a campaign target, so it is described
@@ -327,7 +328,7 @@ def _int(f: Field, value: Any) -> int:
 def _float(value: Any) -> float:
     number: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
+        number = float(value) if not isinstance(value, int) or abs(value) < 2**1023 else None
     elif isinstance(value, str):
         try:
             number = float(value.strip())
@@ -413,12 +414,13 @@ def parse_link_change(f: Field, value: Any) -> LinkChange:
 
 def user_ref_key(value: Any) -> tuple[str, Any]:
     """How a user is referred to: ("id", 3), ("email", "ann@x.com") or ("name", "ann lee")."""
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ID:
         return ("id", value)
     if isinstance(value, str) and value.strip():
         text = value.strip()
-        if text.isdigit():
-            return ("id", int(text))
+        user_id = parse_id(text)
+        if user_id is not None:
+            return ("id", user_id)
         if "@" in text:
             return ("email", text.lower())
         return ("name", text.casefold())
