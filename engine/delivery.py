@@ -6,9 +6,12 @@ opted out or suppressed, duplicate within this activity, template error, then de
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import false, select
+from sqlalchemy.orm import Session
 
 from . import records, settings, templating
 from .executor_steps import BatchContext, TraceRow, apply_delivery
@@ -149,9 +152,51 @@ def _send(
     *,
     kind: str,
 ) -> None:
+    """Render and hand over in small groups, each flagged and committed before it leaves.
+
+    A crash can then leave at most one group "delivery unknown"; every other trace of
+    the batch is either settled or still plainly scheduled. Inside a chain of actions
+    the earlier steps' writes are committed with the first group, so the whole chain's
+    traces are flagged at once: a chain is never re-run after its first hand-off.
+    """
     pairs = _recipients(ctx, plan, act, rows, kind=kind)
     if not pairs:
         return
+    channel = ctx.channels.email if kind == "email" else ctx.channels.sms
+    outside = not channel.transactional
+    size = ctx.group_size if outside and not ctx.in_chain else len(pairs)
+    if outside and ctx.in_chain:
+        ctx.hand_off(r.id for r in rows)
+    for start in range(0, len(pairs), size):
+        group = pairs[start : start + size]
+        if outside and not ctx.in_chain and ctx.out_of_time():
+            ctx.outcome.deferred.update(row.id for row, _ in pairs[start:])
+            return
+        sendable = _build(ctx, plan, act, group, content, kind=kind)
+        if not sendable:
+            continue
+        if outside and not ctx.in_chain:
+            ctx.hand_off(row.id for row, _ in sendable)
+        messages = [m for _, m in sendable]
+        with ctx.work.reading() if outside else _same(ctx) as session:
+            deliveries = (
+                channel.send_emails(session, messages)
+                if kind == "email"
+                else channel.send_sms(session, messages)
+            )
+        for (row, msg), delivery in zip(sendable, deliveries, strict=True):
+            apply_delivery(ctx, row, delivery, msg.to)
+
+
+def _build(
+    ctx: BatchContext,
+    plan: CampaignPlan,
+    act: ActivityPlan,
+    pairs: list[tuple[TraceRow, Recipient]],
+    content: dict[str, Any],
+    *,
+    kind: str,
+) -> list[tuple[TraceRow, Any]]:
     builder = _builder(ctx, plan, act)
     recipients = [p[1] for p in pairs]
     built: list[Any] = (
@@ -163,17 +208,10 @@ def _send(
             ctx.outcome.set(row, "error", f"Template error: {msg}")
         else:
             sendable.append((row, msg))
-    if not sendable:
-        return
-    channel = ctx.channels.email if kind == "email" else ctx.channels.sms
-    if not channel.transactional:
-        # Marked before hand-off: if the batch fails after this, never send again (E13).
-        ctx.handed_off.update(row.id for row, _ in sendable)
-    messages = [m for _, m in sendable]
-    deliveries = (
-        channel.send_emails(ctx.session, messages)
-        if kind == "email"
-        else channel.send_sms(ctx.session, messages)
-    )
-    for (row, msg), delivery in zip(sendable, deliveries, strict=True):
-        apply_delivery(ctx, row, delivery, msg.to)
+    return sendable
+
+
+@contextmanager
+def _same(ctx: BatchContext) -> Iterator[Session]:
+    """A transactional channel (the outbox) writes in the batch's own transaction."""
+    yield ctx.session

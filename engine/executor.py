@@ -1,9 +1,12 @@
 """The engine pass (SPEC E2-E9, E13): sync, expire, claim due traces, execute in batches.
 
 A batch is claimed in one short transaction (the claim is the durable "in flight"
-marker), executed set-based per activity, and its outcomes, children and completions are
-written in a second transaction. A batch that fails as a whole is split until the failing
-trace is alone, so one trace's failure never aborts the others.
+marker) and executed set-based per activity. Its work is written in short transactions
+cut at every hand-off point: before a group of messages leaves, what is final is
+written and the group alone is flagged "handed off", then committed, so no lock is held
+while a server is talked to and a crash leaves at most that group "delivery unknown".
+A batch that fails as a whole is split until the failing trace is alone, so one trace's
+failure never aborts the others.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +27,9 @@ from sqlalchemy import and_, exists, literal, or_, select, true, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from . import settings
+from . import campaign_faults, delays, settings
+from .batch_work import BatchWork
+from .campaign_faults import CampaignFailed
 from .catalog import EVENT_TRIGGERS, INTERACTION_NOUN
 from .channels import Channels, configured_channels
 from .clock import Clock
@@ -56,12 +63,45 @@ class PassStats:
     batches: int = 0
     by_state: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     campaigns: set[int] = field(default_factory=set)
+    failed: set[int] = field(default_factory=set)  # campaigns set aside (campaign_faults)
 
     @property
     def idle(self) -> bool:
         return not (
             self.joined or self.removed or self.executed or self.expired_waiting or self.recovered
         )
+
+
+# SQLite reports these statement limits as OperationalError, like a locked database; they
+# belong to one campaign's statement, not to the database.
+_STATEMENT_LIMITS = (
+    "too many sql variables",
+    "expression tree is too large",
+    "parser stack overflow",
+    "string or blob too big",
+    "too many terms",
+)
+
+
+def _database_failed(exc: BaseException) -> bool:
+    if not isinstance(exc, OperationalError):
+        return False
+    text = str(exc.orig).lower()
+    return not any(limit in text for limit in _STATEMENT_LIMITS)
+
+
+@contextmanager
+def _blame(campaign_id: int, what: str) -> Iterator[None]:
+    """Turn a failure of one campaign's work into :class:`CampaignFailed`; a failure of
+    the database itself (locked, gone) stays what it is: it concerns every campaign."""
+    try:
+        yield
+    except CampaignFailed:
+        raise
+    except Exception as exc:
+        if _database_failed(exc):
+            raise
+        raise CampaignFailed(campaign_id, what, exc) from exc
 
 
 def _pid_alive(pid: int) -> bool:
@@ -103,17 +143,38 @@ class Executor:
         stats.recovered = self.recover_interrupted()
         if sync:
             self.sync_all(now, stats)
-        stats.expired_waiting = self.expire_waiting(now)
+        stats.expired_waiting = self.expire_waiting(now, stats)
         self.execute_due(now, stats)
+        campaign_faults.clear(self.db, now, stats.failed)
         return stats
 
+    def _isolated(self, failure: CampaignFailed, now: datetime, stats: PassStats | None) -> None:
+        campaign_faults.record(self.db, failure, now)
+        if stats is not None:
+            stats.failed.add(failure.campaign_id)
+
+    def _running(self, now: datetime) -> list[int]:
+        with self.db.read() as s:
+            return list(
+                s.scalars(
+                    select(C.c.id)
+                    .where(C.c.state == "running", campaign_faults.workable(now))
+                    .order_by(C.c.id)
+                )
+            )
+
     def sync_all(self, now: datetime, stats: PassStats) -> None:
-        with self.db.session() as s:
-            ids = s.scalars(select(C.c.id).where(C.c.state == "running").order_by(C.c.id)).all()
-        for cid in ids:
+        for cid in self._running(now):
             self.sync(cid, now, stats)
 
     def sync(self, campaign_id: int, now: datetime, stats: PassStats | None = None) -> None:
+        """Add new matching records to one campaign; its failure is its own (isolated)."""
+        try:
+            self._sync(campaign_id, now, stats)
+        except CampaignFailed as failure:
+            self._isolated(failure, now, stats)
+
+    def _sync(self, campaign_id: int, now: datetime, stats: PassStats | None) -> None:
         with self.db.session() as s:
             locked = s.execute(
                 select(C.c.id, C.c.state)
@@ -122,7 +183,8 @@ class Executor:
             ).first()
             if locked is None or locked.state != "running":
                 return  # another worker is syncing it, or it stopped meanwhile
-            result = sync_campaign(s, load_plan(s, campaign_id), now)
+            with _blame(campaign_id, "add this campaign's new participants"):
+                result = sync_campaign(s, load_plan(s, campaign_id), now)
             if stats is not None:
                 stats.joined += result.joined
                 stats.removed += result.removed
@@ -130,44 +192,48 @@ class Executor:
                     stats.campaigns.add(campaign_id)
 
     # --- E8 -------------------------------------------------------------------------------
-    def expire_waiting(self, now: datetime) -> int:
+    def expire_waiting(self, now: datetime, stats: PassStats | None = None) -> int:
         """Cancel waiting traces whose parent was processed longer ago than the window."""
         total = 0
-        with self.db.session() as s:
-            windows = s.execute(
-                select(C.c.id, C.c.engagement_window_days).where(C.c.state == "running")
-            ).all()
-            parent = T.alias("parent")
-            for cid, days in windows:
-                limit = now - timedelta(days=days)
-                acts = s.execute(select(A.c.id, A.c.trigger).where(A.c.campaign_id == cid)).all()
-                for aid, trigger in acts:
-                    if trigger not in EVENT_TRIGGERS:
-                        continue
-                    noun = INTERACTION_NOUN[EVENT_TRIGGERS[trigger]]
-                    old_parent = exists(
-                        select(literal(1)).where(
-                            parent.c.id == T.c.parent_id, parent.c.done_at < limit
-                        )
-                    )
-                    stale = and_(
-                        T.c.activity_id == aid,
-                        T.c.state == "scheduled",
-                        T.c.due_at.is_(None),
-                        old_parent,
-                    )
-                    touched = s.scalars(select(T.c.participant_id).where(stale)).all()
-                    if not touched:
-                        continue
-                    res = s.execute(
-                        update(T)
-                        .where(stale)
-                        .values(
-                            state="canceled", done_at=now, message=f"No {noun} within {days} days"
-                        )
-                    )
-                    total += affected(res)
-                    complete_ids(s, touched, now)
+        for cid in self._running(now):
+            try:
+                with self.db.session() as s, _blame(cid, "end its expired waits"):
+                    total += self._expire(s, cid, now)
+            except CampaignFailed as failure:
+                self._isolated(failure, now, stats)
+        return total
+
+    def _expire(self, s: Session, cid: int, now: datetime) -> int:
+        total = 0
+        days = s.scalar(select(C.c.engagement_window_days).where(C.c.id == cid))
+        if days is None:
+            return 0
+        parent = T.alias("parent")
+        limit = delays.window_start(now, days)
+        acts = s.execute(select(A.c.id, A.c.trigger).where(A.c.campaign_id == cid)).all()
+        for aid, trigger in acts:
+            if trigger not in EVENT_TRIGGERS:
+                continue
+            noun = INTERACTION_NOUN[EVENT_TRIGGERS[trigger]]
+            old_parent = exists(
+                select(literal(1)).where(parent.c.id == T.c.parent_id, parent.c.done_at < limit)
+            )
+            stale = and_(
+                T.c.activity_id == aid,
+                T.c.state == "scheduled",
+                T.c.due_at.is_(None),
+                old_parent,
+            )
+            touched = s.scalars(select(T.c.participant_id).where(stale)).all()
+            if not touched:
+                continue
+            res = s.execute(
+                update(T)
+                .where(stale)
+                .values(state="canceled", done_at=now, message=f"No {noun} within {days} days")
+            )
+            total += affected(res)
+            complete_ids(s, touched, now)
         return total
 
     # --- E13 ------------------------------------------------------------------------------
@@ -263,6 +329,7 @@ class Executor:
                 T.c.claimed_by.is_(None),
                 P.c.state == "running",
                 runnable,
+                campaign_faults.workable(now),
             )
             .order_by(T.c.due_at, T.c.id)
             .limit(self.batch_size(s))
@@ -295,11 +362,14 @@ class Executor:
                 ]
                 if not rows:
                     return 0
-                ctx = self._context(s, rows, now, set())
+                ctx = self._context(BatchWork(session=s), rows, now, self._plans(s, rows))
                 try:
-                    self._execute(s, ctx, rows)
+                    self._execute(ctx, rows)
                 finally:
                     ctx.channels.close()
+        except CampaignFailed as failure:  # rolled back; now set aside, the rest goes on
+            self._isolated(failure, now, stats)
+            return len(rows)
         except OperationalError as exc:
             raise EngineFailure(f"the database failed during a batch: {exc.orig}") from exc
         except Exception as exc:  # isolate the culprit: the batch rolled back, redo one by one
@@ -343,98 +413,137 @@ class Executor:
             rows = s.execute(
                 select(*self._ROW).where(T.c.claimed_by == token).order_by(T.c.due_at, T.c.id)
             ).all()
-            self._mark_handoff(s, token, now)
             return [TraceRow._make(r) for r in rows]
 
-    def _mark_handoff(self, session: Session, token: str, now: datetime) -> None:
-        """Flag message traces bound for an outside channel before anything is sent."""
-        channels = self.channels_factory(session, now)
-        try:
-            kinds = [
-                k
-                for k, ch in (("email", channels.email), ("sms", channels.sms))
-                if not ch.transactional
-            ]
-        finally:
-            channels.close()
-        if kinds:
-            session.execute(
-                update(T)
-                .where(
-                    T.c.claimed_by == token,
-                    T.c.activity_id.in_(select(A.c.id).where(A.c.type.in_(kinds))),
-                )
-                .values(handoff=True)
-            )
-
     def process(self, rows: list[TraceRow], now: datetime, stats: PassStats) -> None:
-        handed_off: set[int] = set()
         try:
-            with self.db.session() as s:
-                ctx = self._context(s, rows, now, handed_off)
+            with self.db.read() as s:
+                plans = self._plans(s, rows)
+        except CampaignFailed as failure:  # give its traces back untouched, go on without it
+            self._isolated(failure, now, stats)
+            self._release_campaign(rows, failure.campaign_id)
+            rest = [r for r in rows if r.campaign_id != failure.campaign_id]
+            if rest:
+                self.process(rest, now, stats)
+            return
+        work = BatchWork(db=self.db)
+        try:
+            try:
+                ctx = self._context(work, rows, now, plans)
                 try:
-                    self._execute(s, ctx, rows)
+                    self._execute(ctx, rows)
                 finally:
                     ctx.channels.close()
-                outcome = ctx.outcome
+            except BaseException:
+                work.rollback()
+                raise
         except OperationalError as exc:
-            # The database, not a trace, failed (locked, connection lost): nothing of the
-            # batch was written. Release the claims and let a later pass try again.
+            # The database, not a trace, failed (locked, connection lost): what was not
+            # committed is lost. Release the claims and let a later pass try again.
             self._release(rows, now)
             raise EngineFailure(f"the database failed during a batch: {exc.orig}") from exc
         except Exception as exc:  # isolate the culprit: retry the traces one by one
             log.exception("batch of %d traces failed", len(rows))
-            if len(rows) > 1:
-                for row in rows:
-                    if row.id in handed_off:
-                        self._fail([row], now, "Interrupted: delivery unknown")
-                    else:
-                        self.process([row], now, stats)
-                return
-            self._fail(rows, now, f"{type(exc).__name__}: {exc}")
-            stats.executed += 1
-            stats.by_state["error"] += 1
+            left = self._still_claimed(rows)
+            for row in rows:
+                if row.id not in left:
+                    continue  # settled before the failure
+                if left[row.id]:
+                    self._fail([row], now, "Interrupted: delivery unknown")
+                elif len(rows) > 1:
+                    self.process([row], now, stats)
+                else:
+                    self._fail([row], now, f"{type(exc).__name__}: {exc}")
+                    stats.executed += 1
+                    stats.by_state["error"] += 1
             return
-        self._count(stats, rows, outcome)
+        self._count(stats, rows, ctx.outcome)
+
+    def _still_claimed(self, rows: list[TraceRow]) -> dict[int, bool]:
+        """The batch's traces still claimed by it, and whether each was handed off."""
+        with self.db.read() as s:
+            return {
+                tid: bool(handoff)
+                for tid, handoff in s.execute(
+                    select(T.c.id, T.c.handoff).where(T.c.claimed_by == rows[0].claimed_by)
+                )
+            }
+
+    @staticmethod
+    def _plans(s: Session, rows: list[TraceRow]) -> dict[int, CampaignPlan]:
+        plans: dict[int, CampaignPlan] = {}
+        for cid in sorted({r.campaign_id for r in rows}):
+            with _blame(cid, "read this campaign's steps"):
+                plans[cid] = load_plan(s, cid)
+        return plans
 
     def _context(
-        self, s: Session, rows: list[TraceRow], now: datetime, handed_off: set[int]
+        self, work: BatchWork, rows: list[TraceRow], now: datetime, plans: dict[int, CampaignPlan]
     ) -> BatchContext:
-        plans: dict[int, CampaignPlan] = {
-            cid: load_plan(s, cid) for cid in sorted({r.campaign_id for r in rows})
-        }
+        s = work.session
+        budget = float(settings.get(s, "engine.batch_seconds"))
         return BatchContext(
-            session=s,
+            work=work,
             now=now,
             plans=plans,
             channels=self.channels_factory(s, now),
-            handed_off=handed_off,
             max_attempts=int(settings.get(s, "engine.max_attempts")),
+            settle=self._settle_rows(rows),
+            deadline=time.monotonic() + budget if work.splits else None,
+            group_size=int(settings.get(s, "engine.handoff_group")),
         )
 
-    def _execute(self, s: Session, ctx: BatchContext, rows: list[TraceRow]) -> None:
+    def _execute(self, ctx: BatchContext, rows: list[TraceRow]) -> None:
         groups: dict[int, list[TraceRow]] = defaultdict(list)
         for r in rows:
             groups[r.activity_id].append(r)
         for activity_id, group in groups.items():
             plan = ctx.plans[group[0].campaign_id]
             execute_activity(ctx, plan, plan.activities[activity_id], group)
-        ctx.outcome.write(s, ctx.now)  # also releases the claims of finished traces
-        # E6: children of processed traces.
-        for activity_id, ids in ctx.outcome.processed_by_activity().items():
-            plan = ctx.plans[groups[activity_id][0].campaign_id]
-            for child_id in plan.activities[activity_id].children:
-                create_child_traces(
-                    s, plan.activities[child_id], ids_in(s, T.c.id, ids), ctx.now, ctx.now
-                )
-        ctx.outcome.apply_bounces(s, ctx.now)
-        participants = sorted({r.participant_id for r in rows})
-        complete_participants(s, ids_in(s, P.c.id, participants), ctx.now)
+        ctx.open_ids.clear()
+        ctx.settle(ctx)
+        s = ctx.session
         token = rows[0].claimed_by
         if token is not None:  # anything the outcome did not settle goes back to the pool
             s.execute(
                 update(T)
                 .where(T.c.claimed_by == token)
+                .values(claimed_by=None, claimed_at=None, handoff=False)
+            )
+        ctx.work.commit()
+
+    @staticmethod
+    def _settle_rows(rows: list[TraceRow]) -> Callable[[BatchContext], None]:
+        """Writes the batch's final decisions not yet written: outcomes, E6 children,
+        bounces and completed participants (also releasing the claims they settle)."""
+        campaign_of = {r.activity_id: r.campaign_id for r in rows}
+        participant_of = {r.id: r.participant_id for r in rows}
+
+        def settle(ctx: BatchContext) -> None:
+            part = ctx.outcome.take(ctx.open_ids)
+            if not part.final and not part.retries:
+                return
+            s = ctx.session
+            part.write(s, ctx.now)
+            for activity_id, ids in part.processed_by_activity().items():
+                plan = ctx.plans[campaign_of[activity_id]]
+                for child_id in plan.activities[activity_id].children:
+                    create_child_traces(
+                        s, plan.activities[child_id], ids_in(s, T.c.id, ids), ctx.now, ctx.now
+                    )
+            part.apply_bounces(s, ctx.now)
+            participants = sorted({participant_of[tid] for tid in part.final})
+            if participants:
+                complete_participants(s, ids_in(s, P.c.id, participants), ctx.now)
+
+        return settle
+
+    def _release_campaign(self, rows: list[TraceRow], campaign_id: int) -> None:
+        """Unclaim one campaign's traces of a batch: nothing of them has been done."""
+        with self.db.session() as s:
+            s.execute(
+                update(T)
+                .where(T.c.claimed_by == rows[0].claimed_by, T.c.campaign_id == campaign_id)
                 .values(claimed_by=None, claimed_at=None, handoff=False)
             )
 

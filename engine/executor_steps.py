@@ -6,15 +6,18 @@ written by :class:`Outcome` with one statement per distinct result, not one per 
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, true, update
 from sqlalchemy.orm import Session
 
 from . import filters, interactions, settings
+from .batch_work import BatchWork
 from .catalog import INTERACTION_COLUMN, NOT_TRIGGERS
 from .channels import Channels, Delivery
 from .fields import MODELS
@@ -47,6 +50,9 @@ class Outcome:
     retries: list[tuple[int, datetime, int, str]] = field(default_factory=list)
     bounces: list[int] = field(default_factory=list)
     activity_of: dict[int, int] = field(default_factory=dict)
+    # Left for a later batch without an attempt (the batch ran out of time).
+    deferred: set[int] = field(default_factory=set)
+    _written: set[int] = field(default_factory=set)
 
     def set(self, row: TraceRow, state: str, message: str | None = None) -> None:
         self.final[row.id] = (state, message)
@@ -59,6 +65,31 @@ class Outcome:
         if self.retries:
             out["retry"] += len(self.retries)
         return out
+
+    def take(self, exclude: Collection[int]) -> Outcome:
+        """The decisions not yet written (except ``exclude``), now counted as written.
+
+        A batch writes what is final at every hand-off point, so a crash later in the
+        batch cannot undo them; the rest of the batch keeps deciding into this object.
+        """
+        part = Outcome()
+        for tid, value in self.final.items():
+            if tid in self._written or tid in exclude:
+                continue
+            self._written.add(tid)
+            part.final[tid] = value
+            part.activity_of[tid] = self.activity_of[tid]
+            if tid in self.to_address:
+                part.to_address[tid] = self.to_address[tid]
+        for entry in self.retries:
+            if entry[0] not in self._written and entry[0] not in exclude:
+                self._written.add(entry[0])
+                part.retries.append(entry)
+        part.bounces = [tid for tid in self.bounces if tid in part.final]
+        return part
+
+    def settled(self, tid: int) -> bool:
+        return tid in self.final or tid in self.deferred or any(e[0] == tid for e in self.retries)
 
     def processed_by_activity(self) -> dict[int, list[int]]:
         out: dict[int, list[int]] = defaultdict(list)
@@ -134,19 +165,63 @@ class Outcome:
 
 @dataclass
 class BatchContext:
-    session: Session
+    """What one batch's steps share: its unit of work, plans, channels and decisions.
+
+    ``settle`` writes the decisions that are final (the executor's bookkeeping: outcomes,
+    children, bounces, completions); :meth:`hand_off` calls it before every talk to the
+    outside world. ``open_ids`` are traces in the middle of a chain of actions, whose
+    outcome is not final yet. ``deadline`` (monotonic seconds) is the batch's time
+    budget: once passed, sends that have not started are left for a later batch.
+    """
+
+    work: BatchWork
     now: datetime
     plans: dict[int, CampaignPlan]
     channels: Channels
-    handed_off: set[int]
     max_attempts: int
+    settle: Callable[[BatchContext], None] = lambda ctx: None
+    deadline: float | None = None
+    group_size: int = 20
     outcome: Outcome = field(default_factory=Outcome)
+    open_ids: set[int] = field(default_factory=set)
+    chain_depth: int = 0
     _settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def session(self) -> Session:
+        return self.work.session
+
+    @property
+    def in_chain(self) -> bool:
+        return self.chain_depth > 0
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+    def hand_off(self, in_flight: Iterable[int]) -> None:
+        """Before talking to a server: write what is final, flag ``in_flight``, commit.
+
+        Flagged traces are the only ones a crash from here on leaves "delivery unknown"
+        (E13); nothing else of the batch waits on the network with a lock held.
+        """
+        if not self.work.splits:
+            return
+        ids = sorted(set(in_flight))
+        session = self.work.session
+        self.settle(self)
+        for part in _parts(ids):
+            session.execute(update(T).where(T.c.id.in_(part)).values(handoff=true()))
+        self.work.commit()
 
     def setting(self, key: str) -> Any:
         if key not in self._settings:
             self._settings[key] = settings.get(self.session, key)
         return self._settings[key]
+
+
+def _parts(ids: list[int], size: int = 500) -> Iterable[list[int]]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
 
 
 def retry_delay(attempt: int) -> timedelta:
@@ -176,6 +251,15 @@ def apply_delivery(ctx: BatchContext, row: TraceRow, delivery: Delivery, address
                     f"Attempt {attempt} failed, retrying: {delivery.detail}",
                 )
             )
+    elif delivery.status == "postponed":  # never tried: no attempt is counted
+        out.retries.append(
+            (
+                row.id,
+                ctx.now + retry_delay(1),
+                row.attempts,
+                f"Not attempted, trying again later: {delivery.detail}",
+            )
+        )
     else:
         out.set(row, "error", delivery.detail or "Delivery failed")
 

@@ -2,7 +2,8 @@
 
 It can refuse chosen recipients with chosen replies, require STARTTLS or speak implicit
 TLS with a self-signed certificate made on the spot, require a login, and misbehave
-(drop the connection after DATA, or close it between messages).
+(drop the connection after DATA, close it between messages, answer slowly, or never
+answer after DATA).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class Handler:
     refuse: dict[str, str] = field(default_factory=dict)  # recipient -> "550 ..." reply
     drop_after_data: bool = False  # swallow the message and hang up without replying
     close_after_each: bool = False  # accept, then close the connection
+    delay: float = 0.0  # a slow relay: seconds before each message is acknowledged
+    stall: bool = False  # take the message, then never answer (until the client gives up)
     received: list[Received] = field(default_factory=list)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
@@ -66,6 +69,10 @@ class Handler:
         if self.drop_after_data:
             server.transport.close()
             return "250 never heard"
+        if self.stall:
+            await asyncio.sleep(3600)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.close_after_each:
             asyncio.get_running_loop().call_soon(server.transport.close)
         return "250 OK queued"

@@ -42,12 +42,13 @@ class OutboundSms:
     is_test: bool = False
 
 
-DeliveryStatus = Literal["sent", "rejected", "transient", "failed"]
+DeliveryStatus = Literal["sent", "rejected", "transient", "failed", "postponed"]
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """``rejected``: permanent recipient rejection (a bounce); ``transient``: retry later."""
+    """``rejected``: permanent recipient rejection (a bounce); ``transient``: retry later;
+    ``postponed``: not tried at all (the server stalls), so no attempt is counted."""
 
     status: DeliveryStatus
     detail: str = ""

@@ -40,7 +40,7 @@ NO_TOKEN = (
     "no SMS gateway token: store it with `journeys settings sms.token` (keyring) or give "
     "headless workers the JOURNEYS_SMS_TOKEN environment variable"
 )
-_ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
+_ALPHANUMERIC_SENDER = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}")  # fullmatch
 
 
 # --- outcomes ------------------------------------------------------------------------------
@@ -328,7 +328,7 @@ def gateway_for(url: str, token: str | None) -> SmsGateway:
             "needs exactly one sender: from=+15551234567 (your Twilio number) or "
             "messaging_service=MG…"
         )
-    if sender is not None and not _ALPHANUMERIC_SENDER.match(sender):
+    if sender is not None and not _ALPHANUMERIC_SENDER.fullmatch(sender):
         e164 = normalize_phone(sender)
         if e164 is None:
             raise ValueError(

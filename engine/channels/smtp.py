@@ -126,6 +126,15 @@ class ServerDown(Exception):
 class _Unknown(Exception):
     """The connection broke after the whole message was sent."""
 
+    def __init__(self, text: str, *, stalled: bool = False) -> None:
+        super().__init__(text)
+        self.stalled = stalled
+
+
+STALLS_TO_GIVE_UP = 2
+"""Messages in a row the server leaves unanswered after DATA before the channel stops
+talking to it for the rest of its batch: each such message costs the whole timeout."""
+
 
 class SMTPChannel(Channel):
     name = "smtp"
@@ -152,14 +161,17 @@ class SMTPChannel(Channel):
         self._next_slot = 0.0
         self._conn: smtplib.SMTP | None = None
         self.connections = 0  # opened by this channel (tests check reuse)
+        # Once the server is down or stalls repeatedly, the rest of the batch is not tried:
+        # every later message would wait the whole timeout for the same answer.
+        self._down: Delivery | None = None
+        self._stalls = 0
 
     # --- Channel ------------------------------------------------------------------------
     def send_emails(self, session: Session, messages: list[OutboundEmail]) -> list[Delivery]:
         out: list[Delivery] = []
-        down: Delivery | None = None
         for message in messages:
-            if down is not None:
-                out.append(down)
+            if self._down is not None:
+                out.append(self._down)
                 continue
             try:
                 wire = mime.build(message)
@@ -172,8 +184,8 @@ class SMTPChannel(Channel):
                 out.append(self._send(wire))
             except ServerDown as exc:
                 log.warning("SMTP server unavailable: %s", exc)
-                down = Delivery("transient", str(exc))
-                out.append(down)
+                self._down = Delivery("transient", str(exc))
+                out.append(self._down)
             except Exception as exc:
                 # Unforeseen, maybe mid-transaction: the message may have gone. Say so for
                 # this one, start afresh for the next rather than fail the whole batch.
@@ -212,6 +224,7 @@ class SMTPChannel(Channel):
                 return self._transaction(conn, wire)
             except _Unknown as exc:
                 self._drop()
+                self._note_stall(exc.stalled)
                 return Delivery(
                     "failed",
                     f"Interrupted: delivery unknown (connection lost after the message was "
@@ -259,10 +272,23 @@ class SMTPChannel(Channel):
         try:
             code, text = conn.getreply()
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
-            raise _Unknown(_describe(exc)) from None
+            # smtplib wraps the socket's timeout in SMTPServerDisconnected
+            stalled = isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
+            raise _Unknown(_describe(exc), stalled=stalled) from None
+        self._stalls = 0
         if code == 421:
             self._drop()
         return self._classify(code, text)
+
+    def _note_stall(self, stalled: bool) -> None:
+        self._stalls = self._stalls + 1 if stalled else 0
+        if self._stalls >= STALLS_TO_GIVE_UP:
+            log.warning("SMTP server %s stalls after DATA; postponing the rest", self.url.host)
+            self._down = Delivery(
+                "postponed",
+                f"{self.url.host} stalls: it left {self._stalls} messages in a row unanswered "
+                f"for {self.timeout:g} s after receiving them",
+            )
 
     @staticmethod
     def _classify(code: int, text: bytes) -> Delivery:
