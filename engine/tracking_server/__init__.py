@@ -26,7 +26,8 @@ SMS endpoints have no credentials of their own: they only change the trace a val
 (unguessable) token names, and only for that trace's own recipient.
 """
 
-from .server import Limits, TrackingServer
+from .limits import Limits
+from .server import TrackingServer
 from .tracker import EspSummary, Tracker
 
 __all__ = ["EspSummary", "Limits", "Tracker", "TrackingServer"]

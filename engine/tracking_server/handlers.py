@@ -3,31 +3,45 @@
 
 Order of checks, so that hostile requests cost little and change nothing: the path must
 match a route (else 404), the method must be allowed (else 405), the body must be
-declared and small (else 411/413), and the token's HMAC must verify (else 404) — all
-before the database is touched. Query strings are ignored everywhere: nothing a request
-carries can choose where a redirect goes.
+declared and small (else 411/413) — all on the request's head, before its body is read —
+and the token's HMAC must verify (else 404) before the database is touched. Query
+strings are ignored everywhere: nothing a request carries can choose where a redirect
+goes.
+
+Route functions run in the server's worker threads (they read the database); the event
+loop only waits. A route that changes something spools the change with the recorder and
+returns a :class:`Later`: the answer waits a bounded moment for the change to be recorded
+and acted on, and is sent when that moment is over in any case — a busy database delays
+the recording, never the visitor.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import json
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from ..interactions import InteractionResult
 from . import pages
 from .esp import EspPayloadError, parse_events
+from .limits import Limits
+from .protocol import App, Request, Response
+from .recorder import NotRecordedYet
+from .tracker import SMS_FAILED
 
 if TYPE_CHECKING:
-    from .server import _HttpServer
+    from .recorder import Recorder
     from .tracker import Tracker
 
 log = logging.getLogger("engine.tracking_server")
+
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 
 # A 1x1 transparent GIF.
 PIXEL = (
@@ -67,264 +81,243 @@ def location(url: str) -> str | None:
     return quote(url.strip(), safe=_URL_SAFE)
 
 
+NOT_YET: Any = object()  # what a Later's answer gets when the outcome is not known in time
+
+
+@dataclass(frozen=True)
+class Later:
+    """An answer that depends on a spooled change: ``answer`` gets its outcome, or
+    :data:`NOT_YET` once the request has waited long enough."""
+
+    future: Future[Any]
+    answer: Callable[[Any], Response]
+    machine: bool = False  # gateways and ESPs wait longer: their answer reports the outcome
+
+
+Reply = Response | Later
+RouteFn = Callable[["TrackingApp", Request, dict[str, str]], Reply]
+
+
 @dataclass(frozen=True)
 class Route:
     pattern: re.Pattern[str]
     methods: tuple[str, ...]
-    handler: Callable[[TrackingHandler, dict[str, str], bytes], None]
+    handler: RouteFn
     human: bool = True  # people see its errors in a browser: answer with a page
     esp: bool = False  # the larger body limit of ESP batches
 
-
-class TrackingHandler(BaseHTTPRequestHandler):
-    server: _HttpServer
-    server_version = "Journeys"  # no Python version for scanners to match against
-    protocol_version = "HTTP/1.0"  # one request per connection: no idle keep-alive threads
-    default_request_version = "HTTP/1.0"  # malformed request lines get a status line too
-    error_content_type = "text/plain; charset=utf-8"
-    error_message_format = "%(code)d %(message)s\n"
-
-    _route: Route | None = None
-    _responded = False
-
-    def version_string(self) -> str:
-        return self.server_version
-
-    def setup(self) -> None:
-        super().setup()
-        # Longest silence while receiving; the server's reaper bounds the whole request.
-        self.connection.settimeout(self.server.limits.read_timeout)
-
     @property
-    def tracker(self) -> Tracker:
-        tracker = self.server.app.tracker
-        assert tracker is not None
-        return tracker
+    def allowed(self) -> tuple[str, ...]:
+        return self.methods + (("HEAD",) if "GET" in self.methods else ())
 
-    # --- dispatch -------------------------------------------------------------------------
-    def do_GET(self) -> None:
-        self._dispatch()
 
-    do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET
+def _path(target: str) -> str:
+    # Origin-form "/path?query" is split by hand: urlsplit would read "//x/…" as a host.
+    return target.partition("?")[0] if target.startswith("/") else urlsplit(target).path
 
-    def _dispatch(self) -> None:
-        self._route = None
-        # Origin-form "/path?query" is split by hand: urlsplit would read "//x/…" as a host.
-        raw = self.path
-        path = raw.partition("?")[0] if raw.startswith("/") else urlsplit(raw).path
-        route, params = _match(path)
+
+def send(
+    status: int,
+    body: bytes = b"",
+    content_type: str = "text/plain; charset=utf-8",
+    extra: tuple[tuple[str, str], ...] = (),
+    *,
+    close: bool = False,
+) -> Response:
+    headers = [
+        ("Content-Type", content_type),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+    ]
+    if "cache-control" not in {name.lower() for name, _ in extra}:
+        headers.append(("Cache-Control", "no-store"))
+    return Response(status, body, (*headers, *extra), close=close)
+
+
+def page(status: int, body: bytes, csp: str = PAGE_CSP) -> Response:
+    frame = (("Content-Security-Policy", csp), ("X-Frame-Options", "DENY"))
+    return send(status, body, "text/html; charset=utf-8", frame)
+
+
+def as_json(status: int, value: Any) -> Response:
+    return send(status, json.dumps(value).encode(), "application/json")
+
+
+def fail(
+    route: Route | None,
+    status: int,
+    message: str,
+    extra: tuple[tuple[str, str], ...] = (),
+) -> Response:
+    """One clear answer per failure: a page for people, JSON for machines. After a
+    malformed or refused body the connection is closed (its rest is not read)."""
+    close = status in (400, 408, 411, 413)
+    if route is not None and not route.human:
+        body = json.dumps({"error": message}).encode()
+        return send(status, body, "application/json", extra, close=close)
+    if status == 404:
+        return page(404, pages.not_found_page())
+    frame = (("Content-Security-Policy", PAGE_CSP), ("X-Frame-Options", "DENY"))
+    body = pages.error_page(status, message)
+    return send(status, body, "text/html; charset=utf-8", (*frame, *extra), close=close)
+
+
+class TrackingApp(App):
+    """The routes of the tracking server over :class:`~.protocol.HttpServer`."""
+
+    def __init__(
+        self, tracker: Tracker, recorder: Recorder, limits: Limits, workers: Executor
+    ) -> None:
+        self.tracker = tracker
+        self.recorder = recorder
+        self.limits = limits
+        self.workers = workers
+
+    # --- the request's head -------------------------------------------------------------
+    def check(self, request: Request) -> Response | int:
+        if request.method not in KNOWN_METHODS:
+            return fail(None, 501, "Unsupported method")
+        route, _ = _match(_path(request.target))
         if route is None:
-            self._fail(404, "Not found", human=True)
-            return
-        self._route = route
-        allowed = route.methods + (("HEAD",) if "GET" in route.methods else ())
-        if self.command not in allowed:
-            self._fail(405, "Method not allowed", extra=(("Allow", ", ".join(allowed)),))
-            return
-        body = self._read_body()
-        if body is None:
-            return
-        self.server.received(self.request)
-        self._responded = False
+            return fail(None, 404, "Not found")
+        if request.method not in route.allowed:
+            return fail(route, 405, "Method not allowed", (("Allow", ", ".join(route.allowed)),))
+        if request.header("transfer-encoding"):
+            return fail(route, 411, "Send the body with a Content-Length header")
+        cap = self.limits.max_esp_body if route.esp else self.limits.max_body
+        declared = request.header("content-length")  # h11 refused malformed or conflicting
+        if declared is not None and int(declared) > cap:
+            return fail(route, 413, f"Request body too large (at most {cap} bytes)")
+        return cap
+
+    # --- the whole request ----------------------------------------------------------------
+    async def respond(self, request: Request) -> Response:
+        route, params = _match(_path(request.target))
+        assert route is not None  # check() answered anything else
+        loop = asyncio.get_running_loop()
         try:
-            route.handler(self, params, body)
-        except ConnectionError:  # the client went away (a closed tab): nothing to answer
-            log.debug("client left during %s %s", self.command, redact(path))
+            reply = await loop.run_in_executor(self.workers, route.handler, self, request, params)
+            if isinstance(reply, Later):
+                reply = reply.answer(await self._outcome(reply))
         except Exception:
-            log.exception("tracking request failed: %s %s", self.command, redact(path))
-            if not self._responded:
-                with contextlib.suppress(OSError):
-                    self._fail(500, "Something went wrong, please try again later")
+            log.exception("tracking request failed: %s %s", request.method, redact(request.target))
+            return fail(route, 500, "Something went wrong, please try again later")
+        return reply
 
-    def _read_body(self) -> bytes | None:
-        """The request body, or None once an error has been answered."""
-        assert self._route is not None
-        limits = self.server.limits
-        cap = limits.max_esp_body if self._route.esp else limits.max_body
-        if self.headers.get("Transfer-Encoding"):
-            self._fail(411, "Send the body with a Content-Length header")
-            return None
-        declared = {v.strip() for v in self.headers.get_all("Content-Length") or []}
-        if not declared:
-            return b""
-        text = declared.pop()
-        if declared or not text.isdigit() or not text.isascii():
-            self._fail(400, "Invalid Content-Length")
-            return None
-        size = int(text)
-        if size > cap:
-            self._fail(413, f"Request body too large (at most {cap} bytes)")
-            return None
-        chunks: list[bytes] = []
-        remaining = size
+    async def _outcome(self, later: Later) -> Any:
+        within = self.limits.machine_answer_within if later.machine else self.limits.answer_within
         try:
-            while remaining:
-                chunk = self.rfile.read1(min(remaining, 65536))
-                if not chunk:
-                    self._fail(400, "Incomplete request body")
-                    return None
-                chunks.append(chunk)
-                remaining -= len(chunk)
-        except TimeoutError:
-            self._fail(408, "Request body took too long")
-            return None
-        return b"".join(chunks)
+            wrapped = asyncio.wrap_future(later.future)
+            return await asyncio.wait_for(asyncio.shield(wrapped), within)
+        except (TimeoutError, NotRecordedYet):
+            return NOT_YET
 
-    # --- responses ------------------------------------------------------------------------
-    def _send(
-        self,
-        status: int,
-        body: bytes = b"",
-        content_type: str = "text/plain; charset=utf-8",
-        extra: tuple[tuple[str, str], ...] = (),
-    ) -> None:
-        self._responded = True
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Referrer-Policy", "no-referrer")
-        names = {name.lower() for name, _ in extra}
-        if "cache-control" not in names:
-            self.send_header("Cache-Control", "no-store")
-        for name, value in extra:
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD" and body:
-            self.wfile.write(body)
+    def access(self, request: Request, status: int, ms: float) -> None:
+        # Client addresses are recipients' personal data, signatures are secrets: neither.
+        log.info("%s %s %d %.0f ms", request.method, redact(request.target[:300]), status, ms)
 
-    def _page(self, status: int, body: bytes, csp: str = PAGE_CSP) -> None:
-        self._send(
-            status,
-            body,
-            "text/html; charset=utf-8",
-            (("Content-Security-Policy", csp), ("X-Frame-Options", "DENY")),
-        )
-
-    def _json(self, status: int, value: Any) -> None:
-        self._send(status, json.dumps(value).encode(), "application/json")
-
-    def _fail(
-        self,
-        status: int,
-        message: str,
-        *,
-        human: bool | None = None,
-        extra: tuple[tuple[str, str], ...] = (),
-    ) -> None:
-        """One clear answer per failure: a page for people, JSON for machines."""
-        if human is None:
-            human = self._route is None or self._route.human
-        if not human:
-            self._send(status, json.dumps({"error": message}).encode(), "application/json", extra)
-        elif status == 404:
-            self._page(404, pages.not_found_page())
-        else:
-            headers = (("Content-Security-Policy", PAGE_CSP), ("X-Frame-Options", "DENY"))
-            body = pages.error_page(status, message)
-            self._send(status, body, "text/html; charset=utf-8", (*headers, *extra))
-        if status in (400, 408, 411, 413):
-            self.close_connection = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Client addresses are recipients' personal data: not logged.
-        log.info("%s", redact(format % args))
-
-    def log_error(self, format: str, *args: Any) -> None:
-        log.warning("%s", redact(format % args))
-
-    # --- routes ---------------------------------------------------------------------------
+    # --- routes (worker threads) ----------------------------------------------------------
     def _trace_id(self, params: dict[str, str]) -> int | None:
-        trace_id = self.tracker.trace_id(params["token"])
-        if trace_id is None:
-            self._fail(404, "Not found")
-        return trace_id
+        return self.tracker.trace_id(params["token"])
 
-    def open_pixel(self, params: dict[str, str], _body: bytes) -> None:
+    def _spool(self, op: dict[str, Any], answer: Callable[[Any], Response], **kw: Any) -> Later:
+        return Later(self.recorder.submit(op), answer, **kw)
+
+    def open_pixel(self, request: Request, params: dict[str, str]) -> Reply:
         trace_id = self._trace_id(params)
-        if trace_id is None:
-            return
-        if not self.tracker.exists(trace_id):
-            self._fail(404, "Not found")
-            return
-        if self.command == "GET":  # HEAD is a link checker, not a person opening the mail
-            self.tracker.interact([trace_id], "open")
-        self._send(200, PIXEL, "image/gif", NO_CACHE)
+        if trace_id is None or not self.tracker.exists(trace_id):
+            return fail(None, 404, "Not found")
+        pixel = send(200, PIXEL, "image/gif", NO_CACHE)
+        if request.method != "GET":  # HEAD is a link checker, not a person opening the mail
+            return pixel
+        return self._spool(self.tracker.interaction_op([trace_id], "open"), lambda _: pixel)
 
-    def email_click(self, params: dict[str, str], body: bytes) -> None:
-        self._click(params, "click")
+    def email_click(self, request: Request, params: dict[str, str]) -> Reply:
+        return self._click(request, params, "click")
 
-    def sms_click(self, params: dict[str, str], body: bytes) -> None:
-        self._click(params, "sms_click")
+    def sms_click(self, request: Request, params: dict[str, str]) -> Reply:
+        return self._click(request, params, "sms_click")
 
-    def _click(self, params: dict[str, str], kind: str) -> None:
+    def _click(self, request: Request, params: dict[str, str], kind: str) -> Reply:
         trace_id = self._trace_id(params)
-        if trace_id is None:
-            return
-        url = self.tracker.link_url(trace_id, int(params["link"]))
+        link = int(params["link"])
+        url = None if trace_id is None else self.tracker.link_url(trace_id, link)
         target = location(url) if url else None
-        if target is None:  # not a link of this message: never redirect anywhere else
-            self._fail(404, "Not found")
-            return
-        if self.command == "GET":
-            self.tracker.interact([trace_id], kind, link_id=int(params["link"]))
-        self._send(302, b"", extra=(("Location", target), *NO_CACHE))
+        if trace_id is None or target is None:  # not a link of this message: never elsewhere
+            return fail(None, 404, "Not found")
+        redirect = send(302, b"", extra=(("Location", target), *NO_CACHE))
+        if request.method != "GET":
+            return redirect
+        op = self.tracker.interaction_op([trace_id], kind, link_id=link)
+        return self._spool(op, lambda _: redirect)
 
-    def unsubscribe(self, params: dict[str, str], _body: bytes) -> None:
+    def unsubscribe(self, request: Request, params: dict[str, str]) -> Reply:
         # GET only asks: mail scanners fetch links. POST (the form, or RFC 8058 one-click
         # "List-Unsubscribe=One-Click" from the mail client) opts out, whatever its body.
         trace_id = self._trace_id(params)
-        if trace_id is None:
-            return
-        if self.command == "POST":
-            done = self.tracker.opt_out(trace_id)
-            body = pages.done_page(done) if done else None
-        else:
-            info = self.tracker.opt_out_info(trace_id)
-            body = pages.confirm_page(info) if info else None
-        if body is None:
-            self._fail(404, "Not found")
-        else:
-            self._page(200, body)
+        info = None if trace_id is None else self.tracker.opt_out_info(trace_id)
+        if trace_id is None or info is None:
+            return fail(None, 404, "Not found")
+        if request.method != "POST":
+            return page(200, pages.confirm_page(info))
 
-    def view_online(self, params: dict[str, str], _body: bytes) -> None:
+        def done(outcome: Any) -> Response:
+            # Not recorded yet is still done: the opt-out is in the spool.
+            return page(200, pages.done_page(outcome if outcome else info))
+
+        return self._spool(self.tracker.opt_out_op(trace_id), done)
+
+    def view_online(self, request: Request, params: dict[str, str]) -> Reply:
         trace_id = self._trace_id(params)
-        if trace_id is None:
-            return
-        html = self.tracker.online_html(trace_id)
+        html = None if trace_id is None else self.tracker.online_html(trace_id)
         if html is None:
-            self._fail(404, "Not found")
-        else:
-            self._page(200, html.encode("utf-8"), VIEW_CSP)
+            return fail(None, 404, "Not found")
+        return page(200, html.encode("utf-8"), VIEW_CSP)
 
-    def sms_status(self, params: dict[str, str], body: bytes) -> None:
+    def sms_status(self, request: Request, params: dict[str, str]) -> Reply:
+        route = ROUTES_BY_NAME["sms_status"]
         trace_id = self._trace_id(params)
         if trace_id is None:
-            return
+            return fail(route, 404, "Not found")
+        content_type = (request.header("content-type") or "").partition(";")[0].strip().lower()
         try:
-            status, detail = _sms_status_fields(self.headers.get_content_type(), body)
+            status, detail = _sms_status_fields(content_type, request.body)
         except ValueError as exc:
-            self._fail(400, str(exc))
-            return
+            return fail(route, 400, str(exc))
         if not self.tracker.exists(trace_id):
-            self._fail(404, "Not found")
-            return
-        bounced = self.tracker.sms_status(trace_id, status, detail)
-        self._json(200, {"status": status, "bounce_recorded": bounced})
+            return fail(route, 404, "Not found")
+        if status.lower() not in SMS_FAILED:
+            return as_json(200, {"status": status, "bounce_recorded": False})
 
-    def esp_events(self, _params: dict[str, str], body: bytes) -> None:
+        def answer(outcome: Any) -> Response:
+            if isinstance(outcome, InteractionResult):
+                return as_json(200, {"status": status, "bounce_recorded": bool(outcome.recorded)})
+            return as_json(200, {"status": status, "bounce_recorded": None, "queued": True})
+
+        op = self.tracker.interaction_op([trace_id], "sms_bounce", detail=detail[:500])
+        return self._spool(op, answer, machine=True)
+
+    def esp_events(self, request: Request, _params: dict[str, str]) -> Reply:
+        route = ROUTES_BY_NAME["esp_events"]
         try:
-            events = parse_events(json.loads(body.decode("utf-8")))
+            events = parse_events(json.loads(request.body.decode("utf-8")))
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-            self._fail(400, "The body must be JSON: a list of events")
-            return
+            return fail(route, 400, "The body must be JSON: a list of events")
         except EspPayloadError as exc:
-            self._fail(400, str(exc))
-            return
-        self._json(200, self.tracker.esp_events(events).as_json())
+            return fail(route, 400, str(exc))
+        summary, op = self.tracker.esp_plan(events)
+        if op is None:
+            return as_json(200, summary.as_json())
 
-    def health(self, _params: dict[str, str], _body: bytes) -> None:
-        self._send(200, b"ok\n")
+        def answer(outcome: Any) -> Response:
+            if isinstance(outcome, int):
+                return as_json(200, replace(summary, bounced=outcome).as_json())
+            return as_json(200, {**summary.as_json(), "queued": True})
+
+        return self._spool(op, answer, machine=True)
+
+    def health(self, _request: Request, _params: dict[str, str]) -> Reply:
+        return send(200, b"ok\n")
 
 
 def _sms_status_fields(content_type: str, body: bytes) -> tuple[str, str]:
@@ -354,15 +347,16 @@ def _sms_status_fields(content_type: str, body: bytes) -> tuple[str, str]:
 _TOKEN = r"(?P<token>[^/]{1,200})"
 _LINK = r"(?P<link>[0-9]{1,18})"
 ROUTES: list[Route] = [
-    Route(re.compile(rf"/t/{_TOKEN}/o\.gif"), ("GET",), TrackingHandler.open_pixel),
-    Route(re.compile(rf"/t/{_TOKEN}/c/{_LINK}"), ("GET",), TrackingHandler.email_click),
-    Route(re.compile(rf"/t/{_TOKEN}/unsubscribe"), ("GET", "POST"), TrackingHandler.unsubscribe),
-    Route(re.compile(rf"/t/{_TOKEN}/view"), ("GET",), TrackingHandler.view_online),
-    Route(re.compile(rf"/s/{_TOKEN}/{_LINK}"), ("GET",), TrackingHandler.sms_click),
-    Route(re.compile(rf"/sms/status/{_TOKEN}"), ("POST",), TrackingHandler.sms_status, human=False),
-    Route(re.compile(r"/esp/events"), ("POST",), TrackingHandler.esp_events, human=False, esp=True),
-    Route(re.compile(r"/health"), ("GET",), TrackingHandler.health, human=False),
+    Route(re.compile(rf"/t/{_TOKEN}/o\.gif"), ("GET",), TrackingApp.open_pixel),
+    Route(re.compile(rf"/t/{_TOKEN}/c/{_LINK}"), ("GET",), TrackingApp.email_click),
+    Route(re.compile(rf"/t/{_TOKEN}/unsubscribe"), ("GET", "POST"), TrackingApp.unsubscribe),
+    Route(re.compile(rf"/t/{_TOKEN}/view"), ("GET",), TrackingApp.view_online),
+    Route(re.compile(rf"/s/{_TOKEN}/{_LINK}"), ("GET",), TrackingApp.sms_click),
+    Route(re.compile(rf"/sms/status/{_TOKEN}"), ("POST",), TrackingApp.sms_status, human=False),
+    Route(re.compile(r"/esp/events"), ("POST",), TrackingApp.esp_events, human=False, esp=True),
+    Route(re.compile(r"/health"), ("GET",), TrackingApp.health, human=False),
 ]
+ROUTES_BY_NAME = {r.handler.__name__: r for r in ROUTES}
 
 
 def _match(path: str) -> tuple[Route | None, dict[str, str]]:

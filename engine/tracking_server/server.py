@@ -1,137 +1,47 @@
-"""The tracking server's lifecycle and its defences against slow or greedy clients.
+"""The tracking server's lifecycle: an event loop for the connections, worker threads for
+the database, a recorder for everything that changes it.
 
-Standard library only: a ``ThreadingHTTPServer`` whose threads are capped (a flood gets
-quick 503s instead of exhausting the process), whose clients must send their whole
-request within a deadline (a reaper closes slow-loris connections), and which never looks
-up host names. The embedded app and ``journeys serve`` both run it through
-:class:`TrackingServer`.
+Three kinds of thread, so that nothing slow holds up anything else:
+
+- one event loop (:mod:`.protocol`) owns every socket — thousands of slow or idle
+  clients cost it nothing but memory, and it never touches the database;
+- a few worker threads run the routes' lookups (read-only transactions: on SQLite they
+  take no write lock, so another program writing does not block them);
+- the recorder (:mod:`.recorder`) applies what requests spooled, retrying while the
+  database is busy, and its actor lets the recorded interactions act.
+
+The embedded app and ``journeys serve`` both run it through :class:`TrackingServer`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import os
 import socket
 import threading
-import time
-from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
-from socketserver import TCPServer
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+from sqlalchemy import select
 
 from .. import settings
 from ..clock import Clock
 from ..db import Database
 from ..errors import EngineFailure
-from .handlers import TrackingHandler
+from ..models import Setting
+from .handlers import TrackingApp
+from .limits import Limits
+from .protocol import HttpServer
+from .recorder import Recorder
+from .spool import Spool, spool_folder
 from .tracker import OnInteraction, Tracker
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Limits:
-    """What one client may ask of the server."""
-
-    max_body: int = 64 * 1024  # forms and SMS callbacks: a few hundred bytes in practice
-    max_esp_body: int = 1024 * 1024  # ESPs batch events; a refused batch is re-sent forever
-    read_timeout: float = 10.0  # longest silence while a request is being received
-    request_deadline: float = 30.0  # the whole request (line, headers, body) within this
-    max_connections: int = 64  # requests handled at once; more get 503 at once
-
-
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
-
-    def __init__(self, address: tuple[str, int], app: TrackingServer) -> None:
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.app = app
-        self.limits = app.limits
-        self._lock = threading.Condition()
-        self._active = 0
-        self._receiving: dict[socket.socket, float] = {}
-        super().__init__(address, TrackingHandler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind resolves a host name (getfqdn): slow, and not needed.
-        TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # socketserver prints tracebacks to stderr; clients dropping connections is routine.
-        log.debug("tracking connection ended with an error", exc_info=True)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._lock:
-            busy = self._active >= self.limits.max_connections
-            if not busy:
-                self._active += 1
-                self._receiving[request] = time.monotonic() + self.limits.request_deadline
-        if busy:
-            _refuse_busy(request)
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except Exception:  # no thread could be started: give the slot back
-            self._release(request)
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._release(request)
-
-    def _release(self, request: Any) -> None:
-        with self._lock:
-            self._receiving.pop(request, None)
-            self._active -= 1
-            self._lock.notify_all()
-
-    def received(self, request: Any) -> None:
-        """The request is fully read: from now on the deadline no longer applies."""
-        with self._lock:
-            self._receiving.pop(request, None)
-
-    def service_actions(self) -> None:
-        """Called by serve_forever between polls: close connections past their deadline."""
-        now = time.monotonic()
-        with self._lock:
-            late = [sock for sock, deadline in self._receiving.items() if deadline < now]
-            for sock in late:
-                del self._receiving[sock]
-        for sock in late:
-            _hang_up(sock)
-
-    def drain(self, timeout: float) -> bool:
-        """Hang up on clients still sending, then wait for requests under way to finish."""
-        with self._lock:
-            slow = list(self._receiving)
-            self._receiving.clear()
-        for sock in slow:
-            _hang_up(sock)
-        with self._lock:
-            return self._lock.wait_for(lambda: self._active == 0, timeout)
-
-
-def _hang_up(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):  # already closed by its thread
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-def _refuse_busy(sock: socket.socket) -> None:
-    try:
-        sock.settimeout(1.0)
-        sock.sendall(
-            b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 1\r\n"
-            b"Content-Type: text/plain\r\nContent-Length: 13\r\nConnection: close\r\n\r\n"
-            b"Server busy.\n"
-        )
-    except OSError:
-        pass
+_DEFAULT = Path()  # "the database's own spool folder" (None: keep no spool)
 
 
 class TrackingServer:
@@ -141,7 +51,7 @@ class TrackingServer:
     ``on_interaction`` is called with the :class:`~engine.interactions.InteractionResult`
     of every request that recorded something — the embedded app passes a function that
     wakes its engine runner. Without it, the server runs what an interaction made due
-    itself, before answering, so a 0-delay child executes in the same pass (E7).
+    itself, so a 0-delay child executes in the same pass (E7).
     """
 
     def __init__(
@@ -153,6 +63,7 @@ class TrackingServer:
         *,
         on_interaction: OnInteraction | None = None,
         limits: Limits | None = None,
+        spool: Path | None = _DEFAULT,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -161,9 +72,13 @@ class TrackingServer:
         self._bound_port: int | None = None
         self.on_interaction = on_interaction
         self.limits = limits or Limits()
+        self._spool_folder = spool_folder(db.engine) if spool is _DEFAULT else spool
         self._stopping = threading.Event()
-        self._httpd: _HttpServer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._http: HttpServer | None = None
+        self._workers: ThreadPoolExecutor | None = None
+        self.recorder: Recorder | None = None
         self.tracker: Tracker | None = None
 
     @property
@@ -178,14 +93,24 @@ class TrackingServer:
 
     @property
     def running(self) -> bool:
-        return self._httpd is not None
+        return self._loop is not None
+
+    @property
+    def connections(self) -> int:
+        """Client connections open now, idle ones included."""
+        return self._http.connections if self._http is not None else 0
 
     def start(self) -> None:
-        """Bind and serve in a background thread; EngineFailure if the port is taken."""
-        if self._httpd is not None:
+        """Bind, adopt what an earlier server left in the spool, and serve in the
+        background; EngineFailure if the port is taken."""
+        if self._loop is not None:
             return
-        with self.db.session() as s:
-            secret = settings.tracking_secret(s)
+        sock = self._bind()
+        try:
+            secret = self._secret()
+        except Exception:
+            sock.close()
+            raise
         self._stopping.clear()
         self.tracker = Tracker(
             self.db,
@@ -194,35 +119,98 @@ class TrackingServer:
             on_interaction=self.on_interaction,
             should_stop=self._stopping.is_set,
         )
+        self.recorder = Recorder(self.tracker, Spool(self._spool_folder), self.limits)
+        self.recorder.start()
+        limits = replace(self.limits, max_connections=_room_for(self.limits.max_connections))
+        self._workers = ThreadPoolExecutor(limits.workers, "journeys-tracking-worker")
+        app = TrackingApp(self.tracker, self.recorder, limits, self._workers)
+        self._loop = loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=loop.run_forever, name="journeys-tracking", daemon=True
+        )
+        self._thread.start()
+
+        async def listen() -> HttpServer:
+            http = HttpServer(app, limits)
+            await http.listen(sock)
+            return http
+
+        self._http = asyncio.run_coroutine_threadsafe(listen(), loop).result()
+        log.info("tracking server listening on %s", self.url)
+
+    def _secret(self) -> bytes:
+        # A read, so that starting does not queue behind another program's write lock;
+        # only a database that has no key yet needs a write to create it.
+        with self.db.read() as s:
+            key = select(Setting.key).where(Setting.key == settings.TRACKING_SECRET_KEY)
+            if s.scalar(key) is not None:
+                return settings.tracking_secret(s)
+        with self.db.session() as s:
+            return settings.tracking_secret(s)
+
+    def _bind(self) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
         try:
-            httpd = _HttpServer((self.host, self._requested_port), self)
+            if os.name != "nt":  # on Windows the option would let others take the port
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self._requested_port))
+            sock.listen(1024)
         except OSError as exc:
+            sock.close()
             raise EngineFailure(
                 f"the tracking server cannot listen on {self.host}:{self._requested_port}: "
                 f"{exc.strerror or exc}"
             ) from None
-        self._httpd = httpd
-        self._bound_port = httpd.server_port
-        self._thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": 0.25},
-            name="journeys-tracking",
-            daemon=True,
-        )
-        self._thread.start()
-        log.info("tracking server listening on %s", self.url)
+        sock.setblocking(False)
+        self._bound_port = int(sock.getsockname()[1])
+        return sock
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop accepting, finish the requests under way (up to ``timeout``), release."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
+        """Stop accepting, finish the answers under way and record what can be recorded
+        (each up to ``timeout``); what is not recorded stays in the spool."""
+        loop, self._loop = self._loop, None
+        if loop is None:
             return
         self._stopping.set()
-        httpd.shutdown()
-        httpd.server_close()
-        if not httpd.drain(timeout):
-            log.warning("tracking server stopped with requests still running")
+        assert self._http is not None and self.recorder is not None
+        closing = asyncio.run_coroutine_threadsafe(self._http.close(timeout), loop)
+        finished = closing.result(timeout + 5.0)
+        if not finished:
+            log.warning("tracking server stopped with answers still under way")
+        if not self.recorder.stop(timeout):
+            log.warning("tracking recorder still waiting for the database at shutdown")
+        loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if not loop.is_running():
+            loop.close()
+        if self._workers is not None:
+            # Joined unless an answer was cut off while its lookup still runs.
+            self._workers.shutdown(wait=finished, cancel_futures=True)
+            self._workers = None
+        self._http = None
         log.info("tracking server stopped")
+
+
+def _room_for(connections: int) -> int:
+    """Raise this process's open-file limit for ``connections`` sockets if the system
+    allows it; the number of connections that fit."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit to raise
+        return connections
+    spare = 256  # the database, the spool, logs, the app's own files
+    with contextlib.suppress(ValueError, OSError):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = connections + spare
+        if soft != resource.RLIM_INFINITY and soft < want:
+            new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY or soft >= connections + spare:
+        return connections
+    fitting = max(16, soft - spare)
+    log.warning("tracking server: the open-file limit allows %d connections at once", fitting)
+    return fitting

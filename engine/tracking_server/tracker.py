@@ -2,8 +2,19 @@
 
 Every method takes an already *verified* trace id (the HTTP layer checks the token's
 HMAC before calling in, so a forged request never reaches the database) and opens its own
-short session: request threads never share one. ``None`` answers mean "no such trace or
-link", which the server turns into the same 404 as a forged token.
+short session: threads never share one. ``None`` answers mean "no such trace or link",
+which the server turns into the same 404 as a forged token.
+
+Two kinds of work, kept apart so that a busy database never holds up an answer:
+
+- *lookups* (does the trace exist, where does link 3 go, what does the opt-out page
+  say) read in deferred transactions, which on SQLite take no write lock and so are not
+  blocked by another program writing;
+- *changes* are described as small JSON-able operations (:meth:`Tracker.interaction_op`,
+  :meth:`Tracker.opt_out_op`, :meth:`Tracker.esp_plan`) that the recorder
+  (:mod:`.recorder`) spools durably and then :meth:`Tracker.apply` s in one short
+  transaction each, retrying while the database is busy; :meth:`Tracker.act` then runs or
+  announces what they made due.
 """
 
 from __future__ import annotations
@@ -11,8 +22,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
@@ -24,7 +36,7 @@ from ..db import Database
 from ..executor import Executor
 from ..fields import MODELS
 from ..interactions import InteractionResult
-from ..models import Activity, Campaign, Link, OutboxMessage, Trace
+from ..models import Activity, Campaign, Interaction, Link, OutboxMessage, Trace
 from ..tracking import verify_token
 from .esp import EspEvent
 from .pages import OptOut
@@ -71,12 +83,30 @@ class EspSummary:
         }
 
 
-class Tracker:
-    """Records interactions and opt-outs, then lets what they triggered run.
+@dataclass
+class Applied:
+    """What applying one operation did: its own answer, and the interactions it recorded
+    (what :meth:`Tracker.act` runs or announces)."""
 
-    With no ``on_interaction`` callback the tracker runs the engine itself right after
-    recording (one pass at a time), so a 0-delay child executes before the response goes
-    out (E7) — what ``journeys serve`` does. Embedded in the app, the callback wakes the
+    value: Any = None
+    interaction: InteractionResult = field(default_factory=InteractionResult)
+
+
+def merge(into: InteractionResult, other: InteractionResult) -> InteractionResult:
+    into.recorded += other.recorded
+    into.first_time += other.first_time
+    into.triggered += other.triggered
+    into.canceled += other.canceled
+    into.campaigns |= other.campaigns
+    return into
+
+
+class Tracker:
+    """Looks up what requests need, applies the changes they ask for, lets them act.
+
+    With no ``on_interaction`` callback :meth:`act` runs the engine itself (one pass at a
+    time), so a 0-delay child executes in the same pass that records the interaction
+    (E7) — what ``journeys serve`` does. Embedded in the app, the callback wakes the
     engine runner instead.
     """
 
@@ -100,7 +130,7 @@ class Tracker:
         """The trace a token names, checked by HMAC alone (no database access)."""
         return verify_token(self.secret, token)
 
-    # --- lookups --------------------------------------------------------------------------
+    # --- lookups (read-only: never wait for another program's write lock) -----------------
     def _trace(self, s: Any, trace_id: int) -> _TraceRow | None:
         row = s.execute(
             select(
@@ -120,12 +150,20 @@ class Tracker:
         return None if row is None else _TraceRow(*row)
 
     def exists(self, trace_id: int) -> bool:
-        with self.db.session() as s:
+        with self.db.read() as s:
             return s.scalar(select(Trace.id).where(Trace.id == trace_id)) is not None
+
+    def known(self, trace_ids: Iterable[int]) -> set[int]:
+        """Which of these traces exist."""
+        wanted = set(trace_ids)
+        if not wanted:
+            return set()
+        with self.db.read() as s:
+            return set(s.scalars(select(Trace.id).where(Trace.id.in_(wanted))))
 
     def link_url(self, trace_id: int, link_id: int) -> str | None:
         """The stored URL of ``link_id`` if it belongs to this trace's own activity."""
-        with self.db.session() as s:
+        with self.db.read() as s:
             return s.scalar(
                 select(Link.url)
                 .join(Trace, Trace.activity_id == Link.activity_id)
@@ -138,7 +176,7 @@ class Tracker:
         Mail sent over SMTP is not kept, so "view in your browser" renders the activity's
         template for the same record and trace (same tracked links and unsubscribe URL).
         """
-        with self.db.session() as s:
+        with self.db.read() as s:
             stored = s.scalar(
                 select(OutboxMessage.body)
                 .where(OutboxMessage.trace_id == trace_id, OutboxMessage.channel == "email")
@@ -176,7 +214,7 @@ class Tracker:
             campaign=plan.info,
             activity=act.info,
             base_url=settings.tracking_base_url(s),
-            secret=settings.tracking_secret(s),
+            secret=self.secret,
             now=self.clock.now(),
         )
         [msg] = builder.emails(
@@ -194,33 +232,153 @@ class Tracker:
         )
         return getattr(msg, "html", None)
 
-    # --- interactions ---------------------------------------------------------------------
-    def interact(
+    def opt_out_info(self, trace_id: int) -> OptOut | None:
+        """What the unsubscribe pages say about this trace's recipient, changing nothing."""
+        with self.db.read() as s:
+            row = self._trace(s, trace_id)
+            return None if row is None else self._opt_out(s, row, apply=False)
+
+    # --- operations: what the recorder spools and applies ---------------------------------
+    def interaction_op(
         self,
         trace_ids: Sequence[int],
         kind: str,
         *,
         link_id: int | None = None,
         detail: str | None = None,
-    ) -> InteractionResult:
-        """Record ``kind`` (only processed messages of the right channel count), then run
-        or announce what it made due."""
-        now = self.clock.now()
-        with self.db.session() as s:
-            result = interactions.record(s, trace_ids, kind, now, link_id=link_id, detail=detail)
-        self._after(result)
-        return result
+    ) -> dict[str, Any]:
+        """Record ``kind`` on these traces, at this moment (only processed messages of the
+        right channel count)."""
+        return {
+            "kind": "interact",
+            "at": self.clock.now().isoformat(),
+            "traces": sorted(set(trace_ids)),
+            "interaction": kind,
+            "link": link_id,
+            "detail": detail,
+        }
 
-    def _after(self, result: InteractionResult) -> None:
-        if not (result.recorded or result.first_time):
+    def opt_out_op(self, trace_id: int) -> dict[str, Any]:
+        """Opt the trace's recipient out (idempotent; test messages change nothing)."""
+        return {"kind": "opt_out", "at": self.clock.now().isoformat(), "trace": trace_id}
+
+    def esp_plan(self, events: list[EspEvent]) -> tuple[EspSummary, dict[str, Any] | None]:
+        """The webhook's answer as far as it is known before writing, and the operation
+        that applies the rest (None: nothing to change). Unknown or forged tokens are
+        counted and skipped; ``bounced`` is filled in by applying."""
+        summary = EspSummary(received=len(events))
+        wanted: list[tuple[EspEvent, int]] = []
+        for event in events:
+            if event.kind is None:
+                summary.ignored += 1
+                continue
+            trace_id = verify_token(self.secret, event.token) if event.token else None
+            if trace_id is None:
+                summary.unmatched += 1
+                continue
+            wanted.append((event, trace_id))
+        known = self.known(t for _, t in wanted)
+        bounces: dict[str, list[int]] = defaultdict(list)
+        opt_outs: list[list[Any]] = []
+        for event, trace_id in wanted:
+            if trace_id not in known:
+                summary.unmatched += 1
+            elif event.kind == "bounce":
+                bounces[event.detail].append(trace_id)
+            else:
+                opt_outs.append([trace_id, event.detail[:255]])
+                if event.kind == "complaint":
+                    summary.complaints += 1
+                else:
+                    summary.unsubscribed += 1
+        if not (bounces or opt_outs):
+            return summary, None
+        op = {
+            "kind": "esp",
+            "at": self.clock.now().isoformat(),
+            "bounces": [[detail, ids] for detail, ids in bounces.items()],
+            "opt_outs": opt_outs,
+        }
+        return summary, op
+
+    def apply(self, op: dict[str, Any], *, replayed: bool = False) -> Applied:
+        """Apply one operation in one short transaction; raises what the database raises
+        (the recorder retries). ``replayed``: the operation comes from a spool file left by
+        an earlier server, which may have applied it just before it stopped — an
+        interaction already logged at that exact moment is not logged again."""
+        at = datetime.fromisoformat(op["at"])
+        kind = op["kind"]
+        with self.db.session() as s:
+            if kind == "interact":
+                return self._apply_interaction(
+                    s,
+                    op["traces"],
+                    op["interaction"],
+                    at,
+                    op.get("link"),
+                    op.get("detail"),
+                    replayed,
+                )
+            if kind == "opt_out":
+                row = self._trace(s, int(op["trace"]))
+                value = None if row is None else self._opt_out(s, row, apply=True, at=at)
+                return Applied(value)
+            if kind == "esp":
+                applied = Applied(0)
+                for detail, ids in op["bounces"]:
+                    one = self._apply_interaction(s, ids, "bounce", at, None, detail, replayed)
+                    applied.value += one.value.recorded
+                    merge(applied.interaction, one.interaction)
+                for trace_id, detail in op["opt_outs"]:
+                    row = self._trace(s, int(trace_id))
+                    if row is not None:
+                        self._opt_out(s, row, apply=True, reason=detail, at=at)
+                return applied
+        raise ValueError(f"unknown tracking operation {kind!r}")
+
+    def _apply_interaction(
+        self,
+        s: Any,
+        trace_ids: Sequence[int],
+        kind: str,
+        at: datetime,
+        link_id: int | None,
+        detail: str | None,
+        replayed: bool,
+    ) -> Applied:
+        ids = [int(t) for t in trace_ids]
+        if replayed:
+            done = s.scalar(
+                select(Interaction.id)
+                .where(
+                    Interaction.trace_id.in_(ids),
+                    Interaction.type == kind,
+                    Interaction.at == at,
+                    Interaction.link_id.is_(None)
+                    if link_id is None
+                    else Interaction.link_id == link_id,
+                )
+                .limit(1)
+            )
+            if done is not None:
+                return Applied(InteractionResult())
+        result = interactions.record(s, ids, kind, at, link_id=link_id, detail=detail)
+        return Applied(result, result)
+
+    def act(self, results: Sequence[InteractionResult]) -> None:
+        """After the commit: announce the interactions (embedded app), or run what they
+        made due — one engine pass for all of them (``journeys serve``)."""
+        results = [r for r in results if r.recorded or r.first_time]
+        if not results:
             return
         if self.on_interaction is not None:
-            try:
-                self.on_interaction(result)
-            except Exception:  # the interaction is stored; a listener's failure is its own
-                log.exception("on_interaction callback failed")
+            for result in results:
+                try:
+                    self.on_interaction(result)
+                except Exception:  # the interaction is stored; a listener's failure is its own
+                    log.exception("on_interaction callback failed")
             return
-        if not result.triggered:
+        if not any(r.triggered for r in results):
             return
         with self._exec_lock:
             try:
@@ -229,18 +387,15 @@ class Tracker:
                 log.exception("running the steps an interaction triggered failed")
 
     # --- opt-out --------------------------------------------------------------------------
-    def opt_out_info(self, trace_id: int) -> OptOut | None:
-        with self.db.session() as s:
-            row = self._trace(s, trace_id)
-            return None if row is None else self._opt_out(s, row, apply=False)
-
-    def opt_out(self, trace_id: int) -> OptOut | None:
-        """Opt the trace's recipient out (idempotent); test messages change nothing."""
-        with self.db.session() as s:
-            row = self._trace(s, trace_id)
-            return None if row is None else self._opt_out(s, row, apply=True)
-
-    def _opt_out(self, s: Any, row: _TraceRow, *, apply: bool, reason: str = "") -> OptOut:
+    def _opt_out(
+        self,
+        s: Any,
+        row: _TraceRow,
+        *,
+        apply: bool,
+        reason: str = "",
+        at: datetime | None = None,
+    ) -> OptOut:
         sms = row.activity_type == "sms" or row.content.get("kind") == "send_sms"
         info = MODELS[row.target]
         address_field = info.phone_field if sms else info.email_field
@@ -255,7 +410,7 @@ class Tracker:
         already_flagged = record is None or opt_field is None or bool(record.get(opt_field))
         already = already_suppressed and already_flagged if address else already_flagged
         if apply and not row.is_test and not already:
-            now = self.clock.now()
+            now = at or self.clock.now()
             why = reason or f"Unsubscribed (campaign {row.campaign_id})"
             if address and not already_suppressed:
                 records.suppress(s, kind, address, why, now)
@@ -270,51 +425,3 @@ class Tracker:
             already=already,
             test=row.is_test,
         )
-
-    # --- gateways -------------------------------------------------------------------------
-    def sms_status(self, trace_id: int, status: str, detail: str) -> bool:
-        """True when the status meant a failed delivery and was recorded as a bounce."""
-        if status.lower() not in SMS_FAILED:
-            return False
-        result = self.interact([trace_id], "sms_bounce", detail=detail[:500])
-        return bool(result.recorded)
-
-    def esp_events(self, events: list[EspEvent]) -> EspSummary:
-        """Apply a batch of ESP notices; unknown or forged tokens are counted and skipped."""
-        summary = EspSummary(received=len(events))
-        bounces: dict[str, list[int]] = defaultdict(list)
-        opt_outs: list[tuple[int, str, str]] = []
-        wanted: list[tuple[EspEvent, int]] = []
-        for event in events:
-            if event.kind is None:
-                summary.ignored += 1
-                continue
-            trace_id = verify_token(self.secret, event.token) if event.token else None
-            if trace_id is None:
-                summary.unmatched += 1
-                continue
-            wanted.append((event, trace_id))
-        if wanted:
-            with self.db.session() as s:
-                known = set(s.scalars(select(Trace.id).where(Trace.id.in_({t for _, t in wanted}))))
-        else:
-            known = set()
-        for event, trace_id in wanted:
-            if trace_id not in known:
-                summary.unmatched += 1
-            elif event.kind == "bounce":
-                bounces[event.detail].append(trace_id)
-            else:
-                opt_outs.append((trace_id, event.kind or "", event.detail))
-        for detail, ids in bounces.items():
-            summary.bounced += self.interact(ids, "bounce", detail=detail).recorded
-        for trace_id, kind, detail in opt_outs:
-            with self.db.session() as s:
-                row = self._trace(s, trace_id)
-                if row is not None:
-                    self._opt_out(s, row, apply=True, reason=detail[:255])
-            if kind == "complaint":
-                summary.complaints += 1
-            else:
-                summary.unsubscribed += 1
-        return summary

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from engine.clock import FixedClock
 from engine.db import Database
 from engine.models import Contact, Interaction, OutboxMessage, Suppression, Trace
-from engine.tracking_server import TrackingServer
+from engine.tracking_server import Limits, TrackingServer
 
 from .world import World, action, email, sms, tag
 
@@ -145,7 +145,9 @@ def running_site(db: Database, clock: FixedClock) -> Iterator[Site]:
     w.people("Ann", "Bob", "Cat")
     cid = campaign(w)
     w.run(hours=1)
-    server = TrackingServer(db, clock, "127.0.0.1", 0)
+    # Answers wait for their interaction to be recorded and acted on, however slow the
+    # machine, so that tests can look at the database right after an answer (E7).
+    server = TrackingServer(db, clock, "127.0.0.1", 0, limits=Limits(answer_within=30))
     server.start()
     try:
         yield Site(w, server, cid)

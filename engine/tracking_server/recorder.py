@@ -1,0 +1,237 @@
+"""Interactions reach the database through here: spooled first, applied with retries, then
+acted on — so a busy database delays them but never loses them, and never an answer.
+
+A request calls :meth:`Recorder.submit`: the operation is appended to the spool
+(:mod:`.spool`, fsync'd) and queued, and the request waits a bounded moment for the
+outcome (:attr:`Limits.answer_within`) before answering either way. One *recorder* thread
+applies the queue in order, one short transaction per operation. When the database
+refuses — ``database is locked`` after the busy timeout, a lost PostgreSQL connection —
+the whole queue waits (the database is the problem, not the operation): 0.25 s, 0.5 s,
+1 s, … at most :attr:`Limits.retry_max_delay` between attempts, for as long as the server
+runs; what is still waiting when it stops stays in the spool for the next start. An
+operation that fails for any other reason (a bug, a broken row) is tried three times and
+then left in the spool for the next start, without holding up the rest.
+
+A separate *actor* thread then lets what was recorded act — one engine pass for every
+interaction recorded meanwhile, or the embedded app's callback — so a long pass (a
+0-delay child sending mail) never holds up recording.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import exc as sa_exc
+
+from .spool import Entry, Spool
+
+if TYPE_CHECKING:
+    from .limits import Limits
+    from .tracker import Applied, Tracker
+
+log = logging.getLogger(__name__)
+
+FIRST_DELAY = 0.25
+MAX_OTHER_FAILURES = 3
+
+
+class NotRecordedYet(Exception):
+    """The operation is in the spool and will be applied later (the request answered)."""
+
+
+@dataclass(eq=False)
+class _Job:
+    entry: Entry
+    replayed: bool = False  # from an earlier server's file: maybe applied already
+    future: Future[Any] = field(default_factory=Future)
+    failures: int = 0
+
+
+def transient(exc: BaseException) -> bool:
+    """A failure of the database rather than of the operation: worth waiting out."""
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return True
+    return isinstance(exc, sa_exc.DBAPIError) and bool(exc.connection_invalidated)
+
+
+def _resolve(future: Future[Any], value: Any = None, error: BaseException | None = None) -> None:
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+    except InvalidStateError:  # already resolved or given up by its request
+        pass
+
+
+class Recorder:
+    def __init__(self, tracker: Tracker, spool: Spool, limits: Limits) -> None:
+        self.tracker = tracker
+        self.spool = spool
+        self.limits = limits
+        self._cond = threading.Condition()
+        self._queue: deque[_Job] = deque()
+        self._left = 0  # failed for another reason: left in the spool for the next start
+        self._pause_until = 0.0  # the database is refusing: no attempt before this
+        self._outage_failures = 0
+        self._stopping = False
+        self._drain_until = 0.0
+        self._thread = threading.Thread(
+            target=self._run, name="journeys-tracking-recorder", daemon=True
+        )
+        self._actor = _Actor(tracker)
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the spool (adopting what an earlier server left) and start applying."""
+        for entry in self.spool.open():
+            self._queue.append(_Job(entry, replayed=True))
+        self._actor.start()
+        self._thread.start()
+
+    def stop(self, timeout: float) -> bool:
+        """Apply what can be applied within ``timeout``; the rest stays in the spool.
+        False if the recorder is still inside a database call (it then closes the spool
+        when that returns)."""
+        with self._cond:
+            self._stopping = True
+            self._drain_until = time.monotonic() + timeout
+            self._cond.notify_all()
+        self._thread.join(timeout + 1.0)
+        return not self._thread.is_alive()
+
+    @property
+    def pending(self) -> int:
+        """Operations not yet in the database (queued, or left for the next start)."""
+        with self._cond:
+            return len(self._queue) + self._left
+
+    # --- the request side -----------------------------------------------------------------
+    def submit(self, op: dict[str, Any]) -> Future[Any]:
+        """Spool ``op`` durably and queue it; the future resolves with its outcome once it
+        is recorded and acted on. Blocks for the spool's fsync: call it off the event loop.
+        """
+        job = _Job(Entry(uuid.uuid4().hex, op))
+        try:
+            self.spool.add(job.entry)
+        except OSError as exc:  # a full or vanished disk: still recorded, if not crash-proof
+            log.error("tracking spool: cannot write (%s); the interaction is kept in memory", exc)
+        with self._cond:
+            self._queue.append(job)
+            self._cond.notify_all()
+        return job.future
+
+    # --- the recorder thread --------------------------------------------------------------
+    def _next(self) -> _Job | None:
+        """The next job, once the database may be asked again; None: stop now."""
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                if self._stopping and (not self._queue or now >= self._drain_until):
+                    return None
+                if self._queue and self._pause_until <= now:
+                    return self._queue[0]
+                wake = self._pause_until if self._queue else None
+                if self._stopping:
+                    wake = min(wake or self._drain_until, self._drain_until)
+                self._cond.wait(None if wake is None else max(0.01, wake - now))
+
+    def _run(self) -> None:
+        try:
+            while (job := self._next()) is not None:
+                try:
+                    applied = self.tracker.apply(job.entry.op, replayed=job.replayed)
+                except Exception as exc:
+                    self._failed(job, exc)
+                    continue
+                self.spool.done(job.entry.id)
+                with self._cond:
+                    self._queue.popleft()
+                    if self._outage_failures:
+                        log.warning(
+                            "tracking: the database takes interactions again (%d waiting)",
+                            len(self._queue),
+                        )
+                    self._outage_failures = 0
+                self._actor.hand(job.future, applied)
+        finally:
+            self._actor.stop()
+            self.spool.close()
+
+    def _failed(self, job: _Job, exc: Exception) -> None:
+        with self._cond:
+            if transient(exc):
+                if not self._outage_failures:
+                    log.warning(
+                        "tracking: the database is not taking interactions (%s); they are "
+                        "kept in the spool and retried",
+                        str(getattr(exc, "orig", None) or exc).splitlines()[0],
+                    )
+                delay = min(self.limits.retry_max_delay, FIRST_DELAY * 2**self._outage_failures)
+                self._outage_failures += 1
+                self._pause_until = time.monotonic() + delay
+                return
+            job.failures += 1
+            log.error(
+                "tracking: recording %s failed (attempt %d)",
+                job.entry.op.get("kind"),
+                job.failures,
+                exc_info=exc,
+            )
+            if job.failures >= MAX_OTHER_FAILURES:
+                self._queue.popleft()
+                self._left += 1
+                _resolve(job.future, error=NotRecordedYet())
+            else:
+                self._pause_until = time.monotonic() + FIRST_DELAY * job.failures
+
+
+class _Actor:
+    """Runs :meth:`Tracker.act` for whatever was recorded meanwhile, one batch at a time."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self.tracker = tracker
+        self._cond = threading.Condition()
+        self._items: list[tuple[Future[Any], Applied]] = []
+        self._stopping = False
+        self._thread = threading.Thread(
+            target=self._run, name="journeys-tracking-actor", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def hand(self, future: Future[Any], applied: Applied) -> None:
+        with self._cond:
+            self._items.append((future, applied))
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(10.0)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._items and not self._stopping:
+                    self._cond.wait()
+                items, self._items = self._items, []
+                if not items and self._stopping:
+                    return
+            try:
+                self.tracker.act([applied.interaction for _, applied in items])
+            except Exception:  # recorded anyway; the next engine pass picks the work up
+                log.exception("tracking: acting on recorded interactions failed")
+            finally:
+                for future, applied in items:
+                    _resolve(future, applied.value)

@@ -1,0 +1,289 @@
+"""The tracking server's durable spool: what recipients did, on disk before it is answered.
+
+An interaction is appended here (one JSON line, ``fsync``) before the request waits for
+the database at all, and marked done once the database has it, so neither a busy database
+nor a crash can lose it. A JSON-lines file rather than a second SQLite database: appending
+one line and syncing it is all the request path does, nothing can be locked by another
+program, and a torn last line after a crash is simply skipped.
+
+Each server process writes its own file ``<pid>-<random>.jsonl`` in a folder of its
+database (:func:`spool_folder`) and holds an exclusive ``flock`` on it while it runs (a
+BSD lock: unlike the POSIX locks SQLite uses, closing some other descriptor of the file
+never drops it). At start a server *adopts* the files nobody holds — left by a server
+that crashed, or that stopped while the database was unavailable: it copies their
+pending entries into its own file, then deletes them. A file whose entries are all done
+is emptied as it grows and deleted when its server stops.
+
+Without ``flock`` (Windows) entries are still spooled, but no file can be known to be
+abandoned, so a crashed server's entries wait in its file (never lost, never adopted).
+
+Lines: ``{"add": ID, "op": {...}}`` and ``{"done": ID}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+log = logging.getLogger(__name__)
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+SPOOL_ENV = "JOURNEYS_TRACKING_SPOOL"
+COMPACT_AT = 1024 * 1024  # an all-done file is emptied once it is this large
+MAX_LINE = 4 * 1024 * 1024  # a longer line cannot be ours: skipped
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    op: dict[str, Any]
+
+
+def spool_folder(engine: Engine) -> Path | None:
+    """Where the spool files of this database live.
+
+    A SQLite database keeps them beside its file (``journeys.db.tracking-spool``): they
+    belong to that file, whoever runs the server on it, and move with its folder. Other
+    databases use ``$JOURNEYS_TRACKING_SPOOL`` (else the user's data directory) and a
+    digest of the URL. An in-memory database keeps nothing (nothing else can share it).
+    """
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            return None
+        path = Path(url.database).expanduser().absolute()
+        return path.with_name(path.name + ".tracking-spool")
+    identity = url.render_as_string(hide_password=True)
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:20]
+    base = os.environ.get(SPOOL_ENV)
+    if not base:
+        from platformdirs import user_data_dir
+
+        base = str(Path(user_data_dir("journeys", appauthor=False)) / "tracking-spool")
+    return Path(base) / digest
+
+
+def _try_lock(fd: int) -> bool:
+    """Take the file's exclusive lock; False if another process holds it — or if this
+    system has no ``flock`` (Windows), where no file can be known to be abandoned."""
+    if fcntl is None:  # pragma: no cover - Windows: spooled, but not adopted after a crash
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def read_pending(path: Path) -> list[Entry]:
+    """The entries of a spool file that were added and not marked done, in order."""
+    pending: dict[str, dict[str, Any]] = {}
+    with path.open("rb") as f:
+        for raw in f:
+            if len(raw) > MAX_LINE:
+                continue
+            try:
+                line = json.loads(raw)
+            except ValueError:  # a line torn by a crash: never acknowledged, skipped
+                continue
+            if not isinstance(line, dict):
+                continue
+            if isinstance(line.get("add"), str) and isinstance(line.get("op"), dict):
+                pending[line["add"]] = line["op"]
+            elif isinstance(line.get("done"), str):
+                pending.pop(line["done"], None)
+    return [Entry(k, v) for k, v in pending.items()]
+
+
+class Spool:
+    """This process's spool file of one database; ``folder=None`` keeps nothing on disk."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.path: Path | None = None
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+        self._pending: set[str] = set()
+        self._size = 0
+        self._adopted: list[tuple[Path, int]] = []
+
+    def open(self) -> list[Entry]:
+        """Create this process's file and adopt abandoned ones; returns their pending entries.
+
+        A folder that cannot be written is reported and the server runs without a spool
+        (interactions are still retried while it runs, only not across a crash).
+        """
+        if self.folder is None:
+            return []
+        try:
+            path, fd = self._create()
+        except OSError as exc:
+            log.error(
+                "tracking spool %s cannot be written (%s): interactions the database cannot "
+                "take at once are kept in memory only",
+                self.folder,
+                exc.strerror or exc,
+            )
+            return []
+        self.path, self._fd = path, fd
+        adopted = self._adopt()
+        try:
+            self._append([{"add": e.id, "op": e.op} for e in adopted])
+        except OSError as exc:  # their files stay as they are, for a later start
+            log.error("tracking spool: cannot take over earlier entries: %s", exc)
+            for _, other_fd in self._adopted:
+                os.close(other_fd)
+            self._adopted = []
+            return []
+        self._pending.update(e.id for e in adopted)
+        self._delete_adopted()
+        return adopted
+
+    def _create(self) -> tuple[Path, int]:
+        """Our own file, locked before it gets a name other servers would adopt."""
+        assert self.folder is not None
+        name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        for attempt in range(2):  # another server may remove the empty folder meanwhile
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            temp = self.folder / f"{name}.new"
+            try:
+                fd = os.open(temp, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileNotFoundError:
+                if attempt:
+                    raise
+                continue
+            _try_lock(fd)
+            path = self.folder / f"{name}.jsonl"
+            os.rename(temp, path)
+            return path, fd
+        raise AssertionError("unreachable")
+
+    def _adopt(self) -> list[Entry]:
+        assert self.folder is not None
+        found: list[Entry] = []
+        for unnamed in self.folder.glob("*.new"):  # a crash between creating and naming
+            self._remove_if_abandoned(unnamed)
+        for other in sorted(self.folder.glob("*.jsonl")):
+            if other == self.path:
+                continue
+            try:
+                fd = os.open(other, os.O_RDWR)
+            except OSError:  # deleted meanwhile by another adopter
+                continue
+            if not _try_lock(fd):  # its server is running
+                os.close(fd)
+                continue
+            try:  # still the file of that name, not one another adopter has just removed
+                same = os.fstat(fd).st_ino == os.stat(other).st_ino
+            except OSError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+            try:
+                found.extend(read_pending(other))
+            except OSError as exc:
+                log.error("tracking spool %s cannot be read: %s", other, exc)
+                os.close(fd)
+                continue
+            self._adopted.append((other, fd))
+        if found:
+            log.warning("tracking spool: %d interactions left by an earlier server", len(found))
+        return found
+
+    @staticmethod
+    def _remove_if_abandoned(path: Path) -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            if _try_lock(fd):
+                path.unlink()
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def _delete_adopted(self) -> None:
+        # Only once their entries are safely in our own file.
+        for other, fd in self._adopted:
+            with contextlib.suppress(OSError):
+                other.unlink()
+            os.close(fd)
+        self._adopted = []
+
+    def _append(self, lines: list[dict[str, Any]], *, sync: bool = True) -> None:
+        if self._fd is None or not lines:
+            return
+        data = b"".join(
+            json.dumps(line, separators=(",", ":"), ensure_ascii=True).encode() + b"\n"
+            for line in lines
+        )
+        with self._lock:
+            if self._fd is None:
+                return
+            os.write(self._fd, data)
+            if sync:
+                os.fsync(self._fd)
+            self._size += len(data)
+
+    def add(self, entry: Entry) -> None:
+        """Durably record ``entry``; raises OSError if the disk refuses (full, gone)."""
+        self._append([{"add": entry.id, "op": entry.op}])
+        with self._lock:
+            self._pending.add(entry.id)
+
+    def done(self, entry_id: str) -> None:
+        """The database has it: never replay it again."""
+        try:  # not synced: losing it in a crash only replays an idempotent entry
+            self._append([{"done": entry_id}], sync=False)
+        except OSError as exc:  # replayed after a crash, where recording is idempotent
+            log.error("tracking spool: cannot mark an entry done: %s", exc)
+        with self._lock:
+            self._pending.discard(entry_id)
+            if not self._pending and self._size >= COMPACT_AT and self._fd is not None:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, 0)
+                    os.fsync(self._fd)
+                    self._size = 0
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def close(self) -> None:
+        """Release the file: deleted when nothing is pending, else left for the next start."""
+        with self._lock:
+            fd, self._fd = self._fd, None
+            if fd is None:
+                return
+            if not self._pending and self.path is not None:
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
+            os.close(fd)
+        if self.folder is not None:
+            with contextlib.suppress(OSError):  # not empty, or in use: fine
+                self.folder.rmdir()
+        if self._pending:
+            log.warning(
+                "tracking spool: %d interactions not yet in the database are kept in %s "
+                "for the next start",
+                len(self._pending),
+                self.path,
+            )
