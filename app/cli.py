@@ -12,11 +12,16 @@ import os
 import sys
 from collections.abc import Sequence
 
-from engine.errors import EngineFailure, UserError
+from engine.db import is_busy
+from engine.errors import BUSY_MESSAGE, EngineFailure, UserError
 from engine.ids import parse_id
 
 from . import commands
 from .output import GuardedStream, OutputClosed
+
+# sysexits.h EX_TEMPFAIL: "try again later" (another process held the database), so a
+# script can tell it from bad input (2) and from a real failure (1).
+EXIT_BUSY = 75
 
 
 def _ascii_int(text: str, low: int, high: int) -> int:
@@ -193,29 +198,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"journeys: error: {exc}", file=sys.stderr)
         return 2
-    except EngineFailure as exc:
-        print(f"journeys: failed: {exc}", file=sys.stderr)
-        return 1
+    except Exception as exc:
+        if not is_busy(exc) or os.environ.get("JOURNEYS_DEBUG"):
+            return _failed(exc)
+        print(f"journeys: busy: {BUSY_MESSAGE}", file=sys.stderr)
+        return EXIT_BUSY
     except KeyboardInterrupt:
         print("journeys: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # a runtime failure, said plainly
-        from sqlalchemy.exc import OperationalError
-
-        if os.environ.get("JOURNEYS_DEBUG"):
-            raise
-        if isinstance(exc, OperationalError) and "locked" in str(exc.orig):
-            print(
-                "journeys: failed: the database is locked by another program; "
-                "try again in a moment",
-                file=sys.stderr,
-            )
-        else:
-            print(f"journeys: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
     finally:
         if sys.stdout is guarded:
             sys.stdout = stdout
+
+
+def _failed(exc: Exception) -> int:
+    """Exit 1 for a runtime failure, said plainly (the class name only if nothing else)."""
+    if isinstance(exc, EngineFailure):
+        print(f"journeys: failed: {exc}", file=sys.stderr)
+        return 1
+    if os.environ.get("JOURNEYS_DEBUG"):
+        raise exc
+    print(f"journeys: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

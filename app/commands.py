@@ -161,7 +161,7 @@ def cmd_records(ctx: Ctx) -> int:
             sys.stderr.write("\n")
         print(f"imported {n} {model} record(s) from {path}")
         return 0
-    with ctx.db.session() as s:
+    with ctx.db.read() as s:
         rows = records.list_records(s, model, limit=ctx.args.limit)
     if ctx.args.json:
         print_json(rows)
@@ -484,32 +484,34 @@ def cmd_settings(ctx: Ctx) -> int:
     key, value = ctx.args.key, ctx.args.value
     if key is not None and secrets_cli.is_secret(key):
         return secrets_cli.command(key, value, unset=ctx.args.unset)
-    with ctx.db.session() as s:
-        if key is None:
+    if key is None:
+        with ctx.db.read() as s:  # showing never waits for another process's write lock
             values = settings_mod.all_settings(s)
-            secret_rows = secrets_cli.rows()
-            if ctx.args.json:
-                print_json({**values, **{r["key"]: r["value"] for r in secret_rows}})
-            else:
-                print_table(
-                    [
-                        {"key": k, "value": v, "about": settings_mod.SPECS[k].help}
-                        for k, v in values.items()
-                    ]
-                    + secret_rows,
-                    ["key", "value", "about"],
-                )
-            return 0
-        if key not in settings_mod.SPECS:
-            raise UserError(
-                f"unknown setting {key!r}; known settings: {', '.join(sorted(settings_mod.SPECS))}"
+        secret_rows = secrets_cli.rows()
+        if ctx.args.json:
+            print_json({**values, **{r["key"]: r["value"] for r in secret_rows}})
+        else:
+            print_table(
+                [
+                    {"key": k, "value": v, "about": settings_mod.SPECS[k].help}
+                    for k, v in values.items()
+                ]
+                + secret_rows,
+                ["key", "value", "about"],
             )
-        if ctx.args.unset:
-            value = ""
-        if value is None:
+        return 0
+    if key not in settings_mod.SPECS:
+        raise UserError(
+            f"unknown setting {key!r}; known settings: {', '.join(sorted(settings_mod.SPECS))}"
+        )
+    if ctx.args.unset:
+        value = ""
+    if value is None:
+        with ctx.db.read() as s:
             current = settings_mod.get(s, key)
-            print_json(current) if ctx.args.json else print("-" if current is None else current)
-            return 0
+        print_json(current) if ctx.args.json else print("-" if current is None else current)
+        return 0
+    with ctx.db.session() as s:
         stored = settings_mod.set_value(s, key, value)
     print(f"{key} = {'-' if stored is None else stored}")
     return 0

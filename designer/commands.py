@@ -16,7 +16,8 @@ from typing import Any
 from PySide6.QtGui import QUndoCommand
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.errors import JourneysError
+from engine.db import is_busy
+from engine.errors import BUSY_MESSAGE, JourneysError
 
 from .document import CampaignDocument, Node, Position
 
@@ -50,7 +51,9 @@ class DocumentCommand(QUndoCommand):
         try:
             step()
         except (JourneysError, SQLAlchemyError) as exc:
-            self.failure = str(exc)
+            # Rolled back: nothing of the edit was written. A lock held by another
+            # process is said plainly; the person repeats the edit.
+            self.failure = BUSY_MESSAGE if is_busy(exc) else str(exc)
             self.setObsolete(True)
             self.document.report_error(self.failure)
 

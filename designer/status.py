@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from engine.db import Database
 from engine.models import Trace
-from engine.runner import EngineRunner
+from engine.runner import BUSY_RETRYING, EngineRunner
 
 from .engine_bridge import EngineBridge
 
@@ -69,6 +69,8 @@ class EngineStatus:
             self.runner.resume()
 
     def _on_pass(self, stats: Any) -> None:
+        if self.state.startswith(("error:", "waiting:")):
+            self.state = "running"  # the pass after a failure worked
         at = getattr(stats, "started_at", None)
         self.last_pass = f"{at:%H:%M:%S}" if at else "just now"
         self.due = traces_due(self.db, self.runner.clock.now() if self.runner else at)
@@ -79,5 +81,6 @@ class EngineStatus:
         self._show()
 
     def _on_failed(self, message: str) -> None:
-        self.state = f"error: {message}"
+        busy = message == BUSY_RETRYING  # not an error: another process writes
+        self.state = f"{'waiting' if busy else 'error'}: {message}"
         self._show()

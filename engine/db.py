@@ -21,10 +21,60 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .errors import EngineFailure, UserError
+from .errors import DatabaseBusy, EngineFailure, UserError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SUPPORTED_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+
+
+# What SQLite and PostgreSQL say when another connection holds a lock past our timeout.
+_BUSY_WORDS = ("database is locked", "database table is locked", "database is busy")
+_PG_BUSY_SQLSTATES = {"55P03", "40P01"}  # lock_not_available, deadlock_detected
+
+
+def is_busy(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) is another process holding the database.
+
+    Front ends ask this at their edge, so the engine's own handlers keep seeing the
+    driver's OperationalError (they release a batch on it) while a person reads one line.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DatabaseBusy):
+            return True
+        if isinstance(exc, OperationalError):
+            orig = exc.orig
+            if getattr(orig, "sqlstate", None) in _PG_BUSY_SQLSTATES:
+                return True
+            if any(word in str(orig).lower() for word in _BUSY_WORDS):
+                return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def normalize_url(raw: str) -> str:
+    """What people type for ``--db``/``JOURNEYS_DB`` as a database URL.
+
+    A plain path (``/data/journeys.db``, ``~/j.db``, ``j.db``) means the SQLite file
+    there; ``~`` is expanded in a SQLite URL too (the shell does not expand it inside a
+    URL, and SQLite would create a folder named ``~``).
+    """
+    text = raw.strip()
+    if not text:
+        raise UserError(
+            "the database is empty: give a file path, sqlite:///PATH/TO/FILE.db or "
+            "postgresql+psycopg://USER@HOST/DATABASE"
+        )
+    if "://" not in text and not text.startswith(("sqlite:", "postgresql:", "postgresql+")):
+        return f"sqlite:///{Path(text).expanduser().resolve()}"
+    for short in ("postgresql://", "postgres://"):  # what libpq users type
+        if text.startswith(short):
+            return "postgresql+psycopg://" + text[len(short) :]
+    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
+        if text.startswith(prefix + "~"):
+            return prefix + str(Path(text[len(prefix) :]).expanduser())
+    return text
 
 
 def default_url() -> str:
@@ -63,7 +113,7 @@ def _sqlite_begin(conn: Any) -> None:
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """An Engine for ``url`` (default :func:`default_url`) with our per-connection setup."""
-    raw = url or default_url()
+    raw = normalize_url(url or default_url())
     try:
         parsed = make_url(raw)
     except ArgumentError:
@@ -73,8 +123,9 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     if parsed.drivername not in SUPPORTED_DRIVERS:
         # Any other scheme fails inside SQLAlchemy's plugin loader with a class name.
         raise UserError(
-            f"unknown database URL {parsed.render_as_string(hide_password=True)!r}: expected "
-            "sqlite:///PATH/TO/FILE.db or postgresql+psycopg://USER@HOST/DATABASE"
+            f"unknown database URL {parsed.render_as_string(hide_password=True)!r}; accepted: "
+            "a file path (/path/to/file.db, ~/file.db), sqlite:///PATH/TO/FILE.db, "
+            "postgresql://USER@HOST/DATABASE or postgresql+psycopg://USER@HOST/DATABASE"
         )
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -118,6 +169,8 @@ def migrate(engine: Engine) -> None:
     try:
         current = schema_revision(engine)
     except OperationalError as exc:
+        if is_busy(exc):
+            raise DatabaseBusy() from exc
         raise EngineFailure(f"cannot open the database {engine.url!r}: {exc.orig}") from None
     except DatabaseError as exc:  # e.g. "file is not a database": a wrong --db
         raise UserError(f"{engine.url!r} cannot be opened as a database: {exc.orig}") from None
@@ -130,6 +183,8 @@ def migrate(engine: Engine) -> None:
         try:
             command.upgrade(cfg, "head")
         except OperationalError as exc:
+            if is_busy(exc):
+                raise DatabaseBusy() from exc
             raise EngineFailure(f"cannot migrate the database: {exc.orig}") from None
 
 

@@ -22,6 +22,21 @@ class EngineFailure(JourneysError):
     """Something failed at run time (locked database, dead server...)."""
 
 
+BUSY_MESSAGE = "the database is busy: another Journeys process is writing; try again"
+
+
+class DatabaseBusy(EngineFailure):
+    """Another process held the database's write lock past the busy timeout.
+
+    Not a fault of this process and nothing was half-written (the transaction rolled
+    back), so front ends say it in one line and retry or ask the person to: the command
+    line exits with its own code (75, ``EX_TEMPFAIL``), the app retries its passes.
+    """
+
+    def __init__(self, message: str = BUSY_MESSAGE) -> None:
+        super().__init__(message)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One validation problem, located by a JSON path such as ``$.activities[2].trigger``."""

@@ -18,12 +18,15 @@ from apscheduler.triggers.date import DateTrigger
 
 from . import settings
 from .clock import Clock, SystemClock
-from .db import Database
+from .db import Database, is_busy
 from .events import EngineEvents
 from .executor import Executor, PassStats, next_due
 
 log = logging.getLogger(__name__)
 JOB_ID = "journeys-pass"
+# A pass that met another process's write lock is tried again this soon, not at the poll.
+BUSY_RETRY = timedelta(seconds=3)
+BUSY_RETRYING = "the database is busy: another Journeys process is writing; retrying"
 MAILBOX_JOB_ID = "journeys-mailbox"
 
 
@@ -181,6 +184,7 @@ class EngineRunner:
             self.events.counters_changed.emit(set(result.campaigns))
 
     def _pass(self) -> None:
+        soon: timedelta | None = None
         try:
             if not self._paused:
                 now = self.clock.now()
@@ -193,18 +197,25 @@ class EngineRunner:
                 if stats.campaigns:
                     self.events.counters_changed.emit(set(stats.campaigns))
         except Exception as exc:  # keep the engine alive; say what happened
-            log.exception("engine pass failed")
-            self.events.failed.emit(f"{type(exc).__name__}: {exc}")
+            if is_busy(exc):  # another process writes: nothing lost, try again shortly
+                log.warning("engine pass postponed: %s", BUSY_RETRYING)
+                self.events.failed.emit(BUSY_RETRYING)
+                soon = BUSY_RETRY
+            else:
+                log.exception("engine pass failed")
+                self.events.failed.emit(f"{type(exc).__name__}: {exc}")
         finally:
-            self._rearm()
+            self._rearm(soon)
 
-    def _rearm(self) -> None:
+    def _rearm(self, soon: timedelta | None = None) -> None:
+        """Re-arm the pass for the next due trace or the poll; ``soon`` (after a busy
+        database) is a fixed retry, so due work does not hammer a held lock."""
         if self._stopping.is_set() or self._scheduler is None:
             return
         wall = datetime.now(UTC)
-        when = wall + self.poll
+        when = wall + min(self.poll, soon or self.poll)
         try:
-            due = next_due(self.db)
+            due = None if soon else next_due(self.db)
         except Exception:
             due = None
         if due is not None:

@@ -1,4 +1,4 @@
-"""Bad input on the command line: a clear message, exit 2 (1 at run time), nothing changed."""
+"""Bad input on the command line: a clear message, exit 2 (1 at run time, 75 if busy)."""
 
 from __future__ import annotations
 
@@ -98,19 +98,20 @@ def test_newer_database_is_refused(cli, sqlite_url: str) -> None:  # type: ignor
     assert "newer" in err
 
 
-def test_locked_database_is_a_runtime_failure(cli, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_locked_database_is_busy_not_a_crash(cli, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
+    """A writer held elsewhere is temporary: exit 75 (EX_TEMPFAIL), a sentence, no change."""
     cli("new", "--template", "welcome_flow")
     path = sqlite_url.removeprefix("sqlite:///")
     holder = sqlite3.connect(path, isolation_level=None, timeout=0)
     holder.execute("BEGIN EXCLUSIVE")
     try:
         os.environ["JOURNEYS_BUSY_TIMEOUT_MS"] = "200"
-        _, err = cli("start", "1", expect=1)
+        _, err = cli("start", "1", expect=75)
     finally:
         os.environ.pop("JOURNEYS_BUSY_TIMEOUT_MS", None)
         holder.execute("ROLLBACK")
         holder.close()
-    assert "locked" in err
+    assert err.startswith("journeys: busy: ") and "Traceback" not in err
     out, _ = cli("list", "--json")
     assert json.loads(out)[0]["state"] == "draft"
 
