@@ -126,6 +126,20 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--url", help="the clicked URL (logged against its link)")
     c.add_argument("--test", action="store_true", help="on the record's test participant")
 
+    c = cmd(
+        "retry",
+        "put errored traces back to scheduled, due now (by default those interrupted with "
+        "delivery unknown and those that gave up after transient failures); check the mail "
+        "or SMS server's log first: a retried message is sent again",
+    )
+    c.add_argument("campaign")
+    c.add_argument("--activity", metavar="KEY", help="only this activity's traces")
+    c.add_argument(
+        "--state",
+        choices=["error"],
+        help="'error': every errored trace, template and server-action errors included",
+    )
+
     c = cmd("test", "launch a test participant for a record")
     c.add_argument("campaign")
     c.add_argument("--record", required=True, metavar="REF")

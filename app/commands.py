@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from engine import campaign_files, campaigns, gallery, interactions, records, reporting
+from engine import campaign_files, campaigns, gallery, interactions, records, reporting, retry
 from engine import settings as settings_mod
 from engine.clock import Clock, FixedClock, SystemClock, parse_instant
 from engine.db import Database
@@ -210,6 +210,24 @@ def cmd_stop(ctx: Ctx) -> int:
         campaigns.stop(s, c, ctx.now())
         name = c.name
     print(f"{name!r} is stopped; scheduled steps wait for a restart")
+    return 0
+
+
+def cmd_retry(ctx: Ctx) -> int:
+    with ctx.db.session() as s:
+        c = campaigns.find_campaign(s, ctx.args.campaign)
+        result = retry.retry_traces(
+            s,
+            c,
+            ctx.now(),
+            activity_key=ctx.args.activity,
+            every_error=ctx.args.state == "error",
+        )
+        name = c.name
+    n = result.retried
+    print(f"{n} trace{'' if n == 1 else 's'} of {name!r} put back to scheduled, due now")
+    if n and not result.campaign_running:
+        print(f"{name!r} is not running: they wait until it is started", file=sys.stderr)
     return 0
 
 
@@ -569,6 +587,7 @@ HANDLERS = {
     "list": cmd_list,
     "start": cmd_start,
     "stop": cmd_stop,
+    "retry": cmd_retry,
     "run": cmd_run,
     "worker": cmd_worker,
     "serve": cmd_serve,

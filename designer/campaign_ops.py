@@ -15,6 +15,7 @@ from engine.db import Database
 from engine.errors import UserError
 from engine.models import Campaign
 from engine.reporting import traces
+from engine.retry import RetryResult, count_retryable, retry_traces
 
 
 def new_draft(db: Database, now: datetime, name: str = "New campaign") -> int:
@@ -127,3 +128,15 @@ def recent_traces(db: Database, campaign_id: int, limit: int = 500) -> list[dict
     with db.read() as s:
         rows = traces(s, campaign_id)
     return rows[-limit:]
+
+
+def retryable_count(db: Database, campaign_id: int) -> int:
+    with db.read() as s:
+        return count_retryable(s, campaigns.find_campaign(s, campaign_id))
+
+
+def retry(db: Database, campaign_id: int, now: datetime, ids: list[int] | None) -> RetryResult:
+    """Selected errored traces (any error), or else the curable ones, back to scheduled."""
+    with db.session() as s:
+        c = campaigns.find_campaign(s, campaign_id)
+        return retry_traces(s, c, now, trace_ids=ids, every_error=ids is not None)

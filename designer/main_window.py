@@ -129,7 +129,8 @@ class MainWindow(CampaignCommands, QMainWindow):
         self.setCentralWidget(centre)
         self.problems = ProblemsPanel()
         self.problems.nodeActivated.connect(self.focus_node)
-        self.traces = TracesPanel(db)
+        self.traces = TracesPanel(db, self.clock)
+        self.traces.retried.connect(self._on_retried)
         self.history = QUndoView(self.undo_group)
         self.history.setEmptyLabel("Opened")
         self._dock("campaigns", "Campaigns", self.campaigns, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -444,6 +445,15 @@ class MainWindow(CampaignCommands, QMainWindow):
             return
         self._run(campaign_ops.unarchive, self.db, row.id, self.clock.now())
         self._select(row.id)
+
+    def _on_retried(self, count: int) -> None:
+        """Retried traces are due now: the embedded engine runs them without waiting."""
+        if self.runner is not None and count:
+            self.runner.wake()
+        self.statusBar().showMessage(
+            f"{count} trace{'' if count == 1 else 's'} scheduled again", 5000
+        )
+        self.campaigns.refresh()
 
     def _on_counters(self, ids: object) -> None:
         self.campaigns.refresh()
