@@ -12,12 +12,21 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from engine.channels.breaker import BREAKERS
 from engine.clock import FixedClock
 from engine.db import Database
 from tests.imapserver import imap_account, imap_server  # noqa: F401
 from tests.pgserver import pg_migrated_url, pg_server, pg_template, pg_url  # noqa: F401
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def fresh_breakers() -> Iterator[None]:
+    """Servers are per test: no test inherits another's open circuit breaker."""
+    BREAKERS.clear()
+    yield
+    BREAKERS.clear()
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from .. import mime
 from ..tls_options import parse_tls_options
 from .base import Channel, Delivery, OutboundEmail, OutboundSms
+from .breaker import BREAKERS, Breakers
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,15 @@ def _malformed(address: str) -> bool:
 
 
 class ServerDown(Exception):
-    """No usable connection: every message still to send waits for a retry."""
+    """No usable connection: every message still to send waits for a retry.
+
+    ``timed_out``: the server did not answer at all within the timeout (as opposed to
+    refusing at once), which is what makes later batches worth sparing (the breaker).
+    """
+
+    def __init__(self, text: str, *, timed_out: bool = False) -> None:
+        super().__init__(text)
+        self.timed_out = timed_out
 
 
 class _Unknown(Exception):
@@ -149,6 +158,7 @@ class SMTPChannel(Channel):
         timeout: float = 30.0,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        breakers: Breakers = BREAKERS,
     ) -> None:
         # Nothing connects here: the engine also builds channels just to ask whether they
         # are transactional, and a batch without email must not open a connection.
@@ -165,9 +175,15 @@ class SMTPChannel(Channel):
         # every later message would wait the whole timeout for the same answer.
         self._down: Delivery | None = None
         self._stalls = 0
+        # ...and the next batches leave it alone for a while too (see channels.breaker).
+        self._breakers = breakers
+        self._key = f"smtp://{url.host}:{url.port}"
 
     # --- Channel ------------------------------------------------------------------------
     def send_emails(self, session: Session, messages: list[OutboundEmail]) -> list[Delivery]:
+        blocked = self._breakers.blocked(self._key)
+        if blocked is not None:
+            return [Delivery("postponed", blocked)] * len(messages)
         out: list[Delivery] = []
         for message in messages:
             if self._down is not None:
@@ -181,10 +197,15 @@ class SMTPChannel(Channel):
                 continue
             self._pace()
             try:
-                out.append(self._send(wire))
+                delivery = self._send(wire)
+                if delivery.status in ("sent", "rejected"):  # it answers: healthy again
+                    self._breakers.succeeded(self._key)
+                out.append(delivery)
             except ServerDown as exc:
                 log.warning("SMTP server unavailable: %s", exc)
                 self._down = Delivery("transient", str(exc))
+                if exc.timed_out:
+                    self._trip(str(exc))
                 out.append(self._down)
             except Exception as exc:
                 # Unforeseen, maybe mid-transaction: the message may have gone. Say so for
@@ -235,7 +256,12 @@ class SMTPChannel(Channel):
                 # A kept-alive connection may have been closed by the server meanwhile:
                 # reconnect once. A fresh one that fails says the server is in trouble.
                 if not reused or attempt == 2:
-                    raise ServerDown(f"{self.url.host}: {_describe(exc)}") from None
+                    timed_out = isinstance(exc, TimeoutError) or isinstance(
+                        exc.__context__, TimeoutError
+                    )
+                    raise ServerDown(
+                        f"{self.url.host}: {_describe(exc)}", timed_out=timed_out
+                    ) from None
         raise AssertionError("unreachable")
 
     def _transaction(self, conn: smtplib.SMTP, wire: mime.WireMessage) -> Delivery:
@@ -284,11 +310,16 @@ class SMTPChannel(Channel):
         self._stalls = self._stalls + 1 if stalled else 0
         if self._stalls >= STALLS_TO_GIVE_UP:
             log.warning("SMTP server %s stalls after DATA; postponing the rest", self.url.host)
-            self._down = Delivery(
-                "postponed",
+            reason = (
                 f"{self.url.host} stalls: it left {self._stalls} messages in a row unanswered "
-                f"for {self.timeout:g} s after receiving them",
+                f"for {self.timeout:g} s after receiving them"
             )
+            self._down = Delivery("postponed", reason)
+            self._trip(reason)
+
+    def _trip(self, reason: str) -> None:
+        backoff = self._breakers.trip(self._key, reason)
+        log.warning("leaving %s alone for %.0f s: %s", self._key, backoff, reason)
 
     @staticmethod
     def _classify(code: int, text: bytes) -> Delivery:

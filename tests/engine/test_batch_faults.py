@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import select, update
 
 from engine import editing, settings
+from engine.channels.breaker import BREAKERS, Breakers
 from engine.clock import FixedClock
 from engine.db import Database
 from engine.models import Activity, Campaign, Trace
-from tests.engine.world import World, email
+from tests.engine.world import World, action, email, tag
 from tests.smtp_sink import Handler, smtp_sink
 
 
@@ -87,6 +88,58 @@ def test_a_server_that_stalls_after_data_is_left_alone_after_two_messages(
         assert t["message"].startswith("Not attempted, trying again later: 127.0.0.1 stalls")
         assert t["due"] == clock.now() + timedelta(minutes=5)
     assert took < 8, f"every message waited for the timeout ({took:.1f} s)"
+
+
+def test_a_stalling_server_is_left_alone_by_later_batches_until_its_back_off_ends(
+    db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The breaker: the next passes do not pay the timeouts again (nor mark two more
+    messages 'delivery unknown' each); other campaigns carry on; after the back-off one
+    batch tries again and a server that answers is used normally."""
+    handler = Handler(stall=True)
+    with smtp_sink(handler) as (sink, port):
+        configure(db, smtp__url=f"smtp://127.0.0.1:{port}?tls=none", smtp__timeout_seconds="1")
+        w = World(db, clock)
+        w.people(*names(8))
+        cid = w.campaign(email("mail"))
+        w.run()
+        assert len(sink.received) == 2
+        other = w.campaign(action("tagging", tag("Seen")))  # no mail server involved
+        for _ in range(3):  # three more passes, each with every mail due again
+            w.run(minutes=5)
+        assert len(sink.received) == 2  # nothing more was handed to it (nor timed out)
+        traces = w.traces(cid, "mail")
+        waiting = [t for t in traces.values() if t["state"] == "scheduled"]
+        assert len(waiting) == 6 and {t["attempts"] for t in waiting} == {0}
+        assert all("left alone for another" in t["message"] for t in waiting)
+        assert set(w.states(other, "tagging").values()) == {"processed"}
+
+        handler.stall = False  # the server is repaired; the back-off (60 s) passes
+        later = time.monotonic() + 61
+        monkeypatch.setattr(BREAKERS, "_monotonic", lambda: later)
+        w.run(minutes=5)
+    assert len(sink.received) == 8
+    states = w.states(cid, "mail")
+    assert sorted(states.values()) == ["error"] * 2 + ["processed"] * 6
+    assert BREAKERS.blocked(f"smtp://127.0.0.1:{port}") is None  # closed again
+
+
+def test_breaker_back_off_doubles_and_a_success_closes_it() -> None:
+    now = [0.0]
+    b = Breakers(lambda: now[0])
+    assert b.blocked("k") is None
+    assert b.trip("k", "stalls") == 60
+    assert "stalls" in (b.blocked("k") or "")
+    now[0] = 60.0
+    assert b.blocked("k") is None  # half-open: one batch may try
+    assert b.trip("k", "stalls") == 120
+    now[0] = 179.0
+    assert b.blocked("k") is not None and b.blocked("other") is None
+    for _ in range(10):
+        b.trip("k", "stalls")
+    assert b.trip("k", "stalls") == 1800  # the ceiling
+    b.succeeded("k")
+    assert b.blocked("k") is None and b.trip("k", "again") == 60
 
 
 def test_a_batch_past_its_time_budget_leaves_the_rest_for_the_next_batch(
