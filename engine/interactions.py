@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, false, insert, or_, select, true, update
+from sqlalchemy import and_, bindparam, false, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from . import delays
@@ -180,3 +181,107 @@ def find_message_trace(
             "only a sent message can be opened, clicked, replied to or bounce"
         )
     return int(row.id)
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One interaction on one trace, at its own moment (a click the tracking server got)."""
+
+    trace_id: int
+    kind: str
+    at: datetime
+    link_id: int | None = None
+    detail: str | None = None
+
+
+def record_batch(session: Session, items: Sequence[Occurrence]) -> list[InteractionResult]:
+    """:func:`record` for many occurrences at once, in their order; one result each.
+
+    The tracking server's group commit: a few statements for the whole group instead of
+    about ten per click. The same rules as :func:`record` — implied opens first and only
+    when new, every occurrence of the kind itself logged, the first per trace stamped —
+    and the children step (E7) runs, as in :func:`record`, for the live traces that have
+    scheduled children at all (usually none on a repeated click).
+    """
+    for item in items:
+        if item.kind not in INTERACTIONS:
+            raise UserError(f"unknown interaction {item.kind!r}")
+    kinds = {k for item in items for k in (item.kind, IMPLIES.get(item.kind)) if k}
+    cols = sorted({INTERACTION_COLUMN[k] for k in kinds})
+    ids = sorted({item.trace_id for item in items})
+    found: dict[int, Any] = {}
+    for part in chunks(ids):
+        found.update(
+            (r.id, r)
+            for r in session.execute(
+                select(
+                    T.c.id,
+                    T.c.campaign_id,
+                    T.c.is_test,
+                    A.c.type,
+                    C.c.state,
+                    *(T.c[c] for c in cols),
+                )
+                .join(A, A.c.id == T.c.activity_id)
+                .join(C, C.c.id == T.c.campaign_id)
+                .where(T.c.id.in_(part), T.c.state == "processed")
+            )
+        )
+    stamped: dict[tuple[int, str], bool] = {}  # (trace, column) -> already set
+    logs: list[dict[str, Any]] = []
+    stamps: dict[str, list[dict[str, Any]]] = {}
+    moves: list[tuple[int, str, datetime, InteractionResult]] = []
+    results: list[InteractionResult] = []
+    for item in items:
+        result = InteractionResult()
+        results.append(result)
+        row = found.get(item.trace_id)
+        for kind in (IMPLIES.get(item.kind), item.kind):
+            if kind is None or row is None or row.type != INTERACTION_CHANNEL[kind]:
+                continue
+            col = INTERACTION_COLUMN[kind]
+            key = (row.id, col)
+            first = not stamped.get(key, getattr(row, col) is not None)
+            repeat_log = kind == item.kind
+            if repeat_log or first:
+                logs.append(
+                    {
+                        "trace_id": row.id,
+                        "type": kind,
+                        "at": item.at,
+                        "link_id": item.link_id if repeat_log else None,
+                        "detail": item.detail if repeat_log else None,
+                    }
+                )
+                result.recorded += 1 if repeat_log else 0
+            if first:
+                stamped[key] = True
+                stamps.setdefault(col, []).append({"tid": row.id, "at": item.at})
+                result.first_time += 1
+            result.campaigns.add(row.campaign_id)
+            if row.state == "running" or (row.is_test and row.state == "draft"):
+                moves.append((row.id, kind, item.at, result))
+    if logs:
+        session.execute(insert(Interaction), logs)
+    for col, values in stamps.items():
+        session.execute(
+            update(T)
+            .where(T.c.id == bindparam("tid"), T.c[col].is_(None))
+            .values({col: bindparam("at")})
+            .execution_options(synchronize_session=False),
+            values,
+        )
+    parents = sorted({tid for tid, *_ in moves})
+    with_children: set[int] = set()
+    for part in chunks(parents):
+        with_children.update(
+            session.scalars(
+                select(T.c.parent_id)
+                .where(T.c.parent_id.in_(part), T.c.state == "scheduled")
+                .distinct()
+            )
+        )
+    for tid, kind, at, result in moves:
+        if tid in with_children:
+            _move_children(session, [tid], kind, at, result)
+    return results

@@ -4,7 +4,9 @@ acted on — so a busy database delays them but never loses them, and never an a
 A request calls :meth:`Recorder.submit`: the operation is appended to the spool
 (:mod:`.spool`, fsync'd) and queued, and the request waits a bounded moment for the
 outcome (:attr:`Limits.answer_within`) before answering either way. One *recorder* thread
-applies the queue in order, one short transaction per operation. When the database
+applies the queue in order, in groups: one short transaction for up to ``GROUP`` queued
+operations (group commit, each in its own savepoint), so the database's commit rate does
+not bound the click rate. When the database
 refuses — ``database is locked`` after the busy timeout, a lost PostgreSQL connection —
 the whole queue waits (the database is the problem, not the operation): 0.25 s, 0.5 s,
 1 s, … at most :attr:`Limits.retry_max_delay` between attempts, for as long as the server
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 FIRST_DELAY = 0.25
 MAX_OTHER_FAILURES = 3
+GROUP = 256  # operations per transaction (group commit)
 
 
 class NotRecordedYet(Exception):
@@ -81,6 +84,7 @@ class Recorder:
         self._left = 0  # failed for another reason: left in the spool for the next start
         self._pause_until = 0.0  # the database is refusing: no attempt before this
         self._outage_failures = 0
+        self._single_left = 0  # groups of one while a failing group is being searched
         self._stopping = False
         self._drain_until = 0.0
         self._thread = threading.Thread(
@@ -116,7 +120,8 @@ class Recorder:
     # --- the request side -----------------------------------------------------------------
     def submit(self, op: dict[str, Any]) -> Future[Any]:
         """Spool ``op`` durably and queue it; the future resolves with its outcome once it
-        is recorded and acted on. Blocks for the spool's fsync: call it off the event loop.
+        is recorded — and, when it made steps due (a 0-delay child of a click), once those
+        have run too (E7). Blocks for the spool's fsync: call it off the event loop.
         """
         job = _Job(Entry(uuid.uuid4().hex, op))
         try:
@@ -145,52 +150,87 @@ class Recorder:
 
     def _run(self) -> None:
         try:
-            while (job := self._next()) is not None:
+            while (group := self._group()) is not None:
                 try:
-                    applied = self.tracker.apply(job.entry.op, replayed=job.replayed)
+                    results = self.tracker.apply_group(
+                        [(job.entry.op, job.replayed) for job in group]
+                    )
                 except Exception as exc:
-                    self._failed(job, exc)
-                    continue
-                self.spool.done(job.entry.id)
-                with self._cond:
-                    self._queue.popleft()
-                    if self._outage_failures:
-                        log.warning(
-                            "tracking: the database takes interactions again (%d waiting)",
-                            len(self._queue),
-                        )
-                    self._outage_failures = 0
-                self._actor.hand(job.future, applied)
+                    if transient(exc):  # the database itself: the whole queue waits
+                        self._outage(exc)
+                        continue
+                    if len(group) > 1:  # outside any one operation: find the culprit
+                        log.error("tracking: a group failed; trying it one by one", exc_info=exc)
+                        self._single_left = len(group)
+                        continue
+                    results = [exc]
+                self._settle(group, results)
         finally:
             self._actor.stop()
             self.spool.close()
 
-    def _failed(self, job: _Job, exc: Exception) -> None:
+    def _group(self) -> list[_Job] | None:
+        """The jobs at the head of the queue, up to :data:`GROUP`; None: stop now."""
+        if self._next() is None:
+            return None
         with self._cond:
-            if transient(exc):
-                if not self._outage_failures:
-                    log.warning(
-                        "tracking: the database is not taking interactions (%s); they are "
-                        "kept in the spool and retried",
-                        str(getattr(exc, "orig", None) or exc).splitlines()[0],
-                    )
-                delay = min(self.limits.retry_max_delay, FIRST_DELAY * 2**self._outage_failures)
-                self._outage_failures += 1
-                self._pause_until = time.monotonic() + delay
-                return
+            size = GROUP
+            if self._single_left:
+                self._single_left -= 1
+                size = 1
+            return [self._queue[i] for i in range(min(size, len(self._queue)))]
+
+    def _settle(self, group: list[_Job], results: list[Any]) -> None:
+        """Recorded jobs leave the queue and are acted on; one that failed by itself stays
+        at the head for another try, and after three is left in the spool."""
+        applied: list[tuple[_Job, Any]] = []
+        kept: list[_Job] = []
+        for job, result in zip(group, results, strict=True):
+            if not isinstance(result, Exception):
+                self.spool.done(job.entry.id)
+                applied.append((job, result))
+                if not result.interaction.triggered:  # nothing to wait for: answer now
+                    _resolve(job.future, result.value)
+                continue
             job.failures += 1
             log.error(
                 "tracking: recording %s failed (attempt %d)",
                 job.entry.op.get("kind"),
                 job.failures,
-                exc_info=exc,
+                exc_info=result,
             )
-            if job.failures >= MAX_OTHER_FAILURES:
-                self._queue.popleft()
-                self._left += 1
-                _resolve(job.future, error=NotRecordedYet())
+            if job.failures < MAX_OTHER_FAILURES:
+                kept.append(job)
             else:
-                self._pause_until = time.monotonic() + FIRST_DELAY * job.failures
+                with self._cond:
+                    self._left += 1
+                _resolve(job.future, error=NotRecordedYet())
+        with self._cond:
+            for _ in group:
+                self._queue.popleft()
+            self._queue.extendleft(reversed(kept))
+            if kept:
+                self._pause_until = time.monotonic() + FIRST_DELAY * kept[0].failures
+            if self._outage_failures:
+                log.warning(
+                    "tracking: the database takes interactions again (%d waiting)",
+                    len(self._queue),
+                )
+            self._outage_failures = 0
+        for job, result in applied:
+            self._actor.hand(job.future, result)
+
+    def _outage(self, exc: Exception) -> None:
+        with self._cond:
+            if not self._outage_failures:
+                log.warning(
+                    "tracking: the database is not taking interactions (%s); they are "
+                    "kept in the spool and retried",
+                    str(getattr(exc, "orig", None) or exc).splitlines()[0],
+                )
+            delay = min(self.limits.retry_max_delay, FIRST_DELAY * 2**self._outage_failures)
+            self._outage_failures += 1
+            self._pause_until = time.monotonic() + delay
 
 
 class _Actor:

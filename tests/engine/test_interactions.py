@@ -166,3 +166,74 @@ def test_e8_engagement_window_cancels_waiting_traces(w: World) -> None:
     assert (t["Ann"]["state"], t["Ann"]["message"]) == ("canceled", "No open within 10 days")
     assert t["Bob"]["state"] == "processed"
     assert w.participants(cid) == {"Ann": "completed", "Bob": "completed"}
+
+
+def test_record_batch_is_record_occurrence_by_occurrence(w: World) -> None:
+    """The tracking server's group commit changes nothing a person could see: the same
+    occurrences, one by one through ``record`` or together through ``record_batch``,
+    leave the same traces, the same log and the same results."""
+    from engine.interactions import Occurrence, record, record_batch
+
+    w.people("Ann", "Bob", "Cid", "Dee")
+    body = '<a href="https://example.com/x">x</a>'
+    one = w.campaign(email("mail", body=body), *branches(), sms("text"))
+    other = w.campaign(email("mail", body=body), *branches(), sms("text"))
+    w.run(hours=1)
+    at = w.clock.now()
+    script = [  # (activity, record, kind, minutes later)
+        ("mail", "Ann", "click", 0),
+        ("mail", "Ann", "click", 1),  # a repeat: logged, counted once, nothing moves
+        ("mail", "Bob", "open", 2),
+        ("mail", "Bob", "click", 3),  # the open is not implied again
+        ("mail", "Cid", "reply", 4),
+        ("mail", "Dee", "bounce", 5),
+        ("mail", "Dee", "sms_click", 6),  # wrong channel: ignored
+        ("text", "Ann", "sms_click", 7),
+        ("opened", "Ann", "click", 8),  # not a processed message: ignored
+    ]
+
+    def occurrences(cid: int) -> list[Occurrence]:
+        return [
+            Occurrence(
+                w.traces(cid, key)[name]["id"],
+                kind,
+                at + timedelta(minutes=m),
+                link_id=None,
+                detail=f"{kind} {m}",
+            )
+            for key, name, kind, m in script
+        ]
+
+    with w.db.session() as s:
+        singly = [
+            record(s, [o.trace_id], o.kind, o.at, link_id=o.link_id, detail=o.detail)
+            for o in occurrences(one)
+        ]
+    with w.db.session() as s:
+        together = record_batch(s, occurrences(other))
+
+    def summary(r):  # type: ignore[no-untyped-def]
+        return (r.recorded, r.first_time, r.triggered, r.canceled, len(r.campaigns))
+
+    assert [summary(r) for r in singly] == [summary(r) for r in together]
+    assert sum(r.triggered for r in together) > 0 and sum(r.canceled for r in together) > 0
+
+    def state(cid: int) -> dict[str, tuple]:
+        return {
+            k: (t["state"], t["due"], t["message"], t["done"]) for k, t in w.traces(cid).items()
+        }
+
+    def log(cid: int) -> list[tuple]:
+        ids = {t["id"]: k for k, t in w.traces(cid).items()}
+        with w.db.read() as s:
+            rows = s.execute(
+                select(Interaction.trace_id, Interaction.type, Interaction.at, Interaction.detail)
+                .where(Interaction.trace_id.in_(ids))
+                .order_by(Interaction.at, Interaction.type)
+            ).all()
+        return [(ids[t], kind, when, detail) for t, kind, when, detail in rows]
+
+    assert state(one) == state(other)
+    assert log(one) == log(other)
+    assert len(log(one)) == 9  # 7 kept occurrences and the 2 new opens they imply
+    assert w.report(one)["activities"] == w.report(other)["activities"]
