@@ -119,6 +119,12 @@ class Spool:
         self._lock = threading.Lock()
         self._pending: set[str] = set()
         self._size = 0
+        # Group fsync: bytes ever written, and how many of them an fsync has covered. A
+        # request whose line an fsync begun after its write already covered need not
+        # sync again — with many requests at once, one fsync serves them all.
+        self._written = 0
+        self._synced = 0
+        self._sync_lock = threading.Lock()
         self._adopted: list[tuple[Path, int]] = []
 
     def open(self) -> list[Entry]:
@@ -238,9 +244,23 @@ class Spool:
             if self._fd is None:
                 return
             os.write(self._fd, data)
-            if sync:
-                os.fsync(self._fd)
             self._size += len(data)
+            self._written += len(data)
+            mine = self._written
+        if sync:
+            self._sync(mine)
+
+    def _sync(self, upto: int) -> None:
+        """Return once the first ``upto`` bytes ever written are on disk."""
+        with self._sync_lock:
+            if self._synced >= upto:
+                return  # an fsync that began after our write covered it
+            with self._lock:
+                fd, target = self._fd, self._written
+            if fd is None:
+                return
+            os.fsync(fd)
+            self._synced = target
 
     def add(self, entry: Entry) -> None:
         """Durably record ``entry``; raises OSError if the disk refuses (full, gone)."""
@@ -269,7 +289,7 @@ class Spool:
 
     def close(self) -> None:
         """Release the file: deleted when nothing is pending, else left for the next start."""
-        with self._lock:
+        with self._sync_lock, self._lock:  # never while an fsync uses the descriptor
             fd, self._fd = self._fd, None
             if fd is None:
                 return
