@@ -30,9 +30,7 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import argparse
-import csv
 import json
-import os
 import re
 import signal
 import sqlite3
@@ -44,64 +42,15 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable
 
-ROOT = Path(__file__).resolve().parents[1]
-
+from bench.processes import journeys, one_email_database, spawn
 from tests.smtp_sink import Handler, free_port, smtp_sink
 
-CAMPAIGN = {
-    "format": "journeys/campaign",
-    "version": 1,
-    "campaign": {"name": "Faults", "target": "contact"},
-    "activities": [
-        {
-            "key": "mail",
-            "name": "Mail",
-            "type": "email",
-            "trigger": "begin",
-            "delay": {"amount": 0, "unit": "hours"},
-            "email": {
-                "subject": "Hello {{ record.name }}",
-                "from": "Shop <shop@example.com>",
-                "body_html": '<p>Hi</p><p><a href="https://shop.example.com/offer">Offer</a></p>',
-            },
-        }
-    ],
-}
 LINK = re.compile(rb"http://127\.0\.0\.1:\d+/t/[A-Za-z0-9_.=-]+/c/\d+")
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         return None
-
-
-def env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT)}
-
-
-def journeys(db: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "app.cli", "--db", db, *args],
-        capture_output=True,
-        text=True,
-        env=env(),
-        cwd=ROOT,
-        timeout=120,
-    )
-    if check and done.returncode != 0:
-        raise SystemExit(f"journeys {' '.join(args)} failed: {done.stderr.strip()}")
-    return done
-
-
-def spawn(db: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "--db", db, *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env(),
-        cwd=ROOT,
-    )
 
 
 def wait_for(what: str, cond: Callable[[], bool], seconds: float = 120) -> None:
@@ -113,22 +62,14 @@ def wait_for(what: str, cond: Callable[[], bool], seconds: float = 120) -> None:
 
 
 def prepare(folder: Path, people: int, smtp_port: int, tracking_port: int) -> str:
-    db = str(folder / "journeys.db")
-    audience = folder / "people.csv"
-    with audience.open("w", newline="") as f:
-        out = csv.writer(f)
-        out.writerow(["name", "email"])
-        out.writerows([f"P{i:05d}", f"p{i:05d}@example.com"] for i in range(people))
-    campaign = folder / "faults.journey.json"
-    campaign.write_text(json.dumps(CAMPAIGN))
-    journeys(db, "init")
-    journeys(db, "records", "import", "contact", str(audience))
-    journeys(db, "import", str(campaign))
-    journeys(db, "settings", "smtp.url", f"smtp://127.0.0.1:{smtp_port}?tls=none")
-    journeys(db, "settings", "engine.handoff_group", "5")
-    journeys(db, "settings", "tracking.base_url", f"http://127.0.0.1:{tracking_port}")
-    journeys(db, "start", "Faults")
-    return db
+    return one_email_database(
+        folder,
+        "Faults",
+        people,
+        smtp__url=f"smtp://127.0.0.1:{smtp_port}?tls=none",
+        engine__handoff_group="5",
+        tracking__base_url=f"http://127.0.0.1:{tracking_port}",
+    )
 
 
 def stop(proc: subprocess.Popen[str]) -> None:

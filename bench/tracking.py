@@ -27,9 +27,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import argparse
 import asyncio
-import csv
 import json
-import os
 import random
 import re
 import signal
@@ -38,42 +36,10 @@ import subprocess
 import tempfile
 import time
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.processes import journeys, one_email_database, spawn
+
 PEOPLE = 200
-CAMPAIGN = {
-    "format": "journeys/campaign",
-    "version": 1,
-    "campaign": {"name": "Tracking bench", "target": "contact"},
-    "activities": [
-        {
-            "key": "mail",
-            "name": "Mail",
-            "type": "email",
-            "trigger": "begin",
-            "delay": {"amount": 0, "unit": "hours"},
-            "email": {
-                "subject": "Hello {{ record.name }}",
-                "from": "Shop <shop@example.com>",
-                "body_html": '<p><a href="https://shop.example.com/offer">Offer</a></p>',
-            },
-        }
-    ],
-}
 LINK = re.compile(r"/t/[A-Za-z0-9_.=-]+/c/\d+")
-
-
-def journeys(db: str, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "app.cli", "--db", db, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-        timeout=120,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"journeys {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout
 
 
 def free_port() -> int:
@@ -85,19 +51,9 @@ def free_port() -> int:
 
 
 def prepare(folder: Path, port: int) -> tuple[str, list[str]]:
-    db = str(folder / "journeys.db")
-    audience = folder / "people.csv"
-    with audience.open("w", newline="") as f:
-        out = csv.writer(f)
-        out.writerow(["name", "email"])
-        out.writerows([f"P{i:04d}", f"p{i:04d}@example.com"] for i in range(PEOPLE))
-    campaign = folder / "bench.journey.json"
-    campaign.write_text(json.dumps(CAMPAIGN))
-    journeys(db, "init")
-    journeys(db, "records", "import", "contact", str(audience))
-    journeys(db, "import", str(campaign))
-    journeys(db, "settings", "tracking.base_url", f"http://127.0.0.1:{port}")
-    journeys(db, "start", "Tracking bench")
+    db = one_email_database(
+        folder, "Tracking bench", PEOPLE, tracking__base_url=f"http://127.0.0.1:{port}"
+    )
     journeys(db, "run", "--until-idle")
     sent = json.loads(journeys(db, "outbox", "--json"))
     paths = [m.group() for msg in sent for m in [LINK.search(msg["body"])] if m]
@@ -209,7 +165,7 @@ async def load(port: int, paths: list[str], clients: int, slow: int, seconds: fl
     }
 
 
-def wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
+def wait_listening(port: int, proc: subprocess.Popen[str]) -> None:
     import socket
 
     end = time.monotonic() + 30
@@ -237,13 +193,7 @@ def main() -> int:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="journeys-tracking-") as tmp:
         db, paths = prepare(Path(tmp), port)
-        server = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "--db", db, "serve", "--port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            cwd=ROOT,
-        )
+        server = spawn(db, "serve", "--port", str(port))
         try:
             wait_listening(port, server)
             result = asyncio.run(load(port, paths, clients, slow, seconds))
