@@ -126,17 +126,22 @@ def is_modified(db: Database, campaign_id: int) -> bool:
 
 def recent_traces(db: Database, campaign_id: int, limit: int = 500) -> list[dict[str, Any]]:
     with db.read() as s:
+        if s.get(Campaign, campaign_id) is None:  # deleted meanwhile by another process
+            return []
         rows = traces(s, campaign_id)
     return rows[-limit:]
 
 
 def retryable_count(db: Database, campaign_id: int) -> int:
     with db.read() as s:
-        return count_retryable(s, campaigns.find_campaign(s, campaign_id))
+        c = s.get(Campaign, campaign_id)
+        return 0 if c is None else count_retryable(s, c)
 
 
 def retry(db: Database, campaign_id: int, now: datetime, ids: list[int] | None) -> RetryResult:
     """Selected errored traces (any error), or else the curable ones, back to scheduled."""
     with db.session() as s:
-        c = campaigns.find_campaign(s, campaign_id)
+        c = s.get(Campaign, campaign_id)
+        if c is None:
+            raise UserError("this campaign no longer exists (another window or process deleted it)")
         return retry_traces(s, c, now, trace_ids=ids, every_error=ids is not None)

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 from PySide6.QtWidgets import QAbstractItemView, QMessageBox
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from designer.main_window import MainWindow
 from designer.traces_panel import retry_box
 from engine.clock import FixedClock
 from engine.db import Database
-from engine.models import Activity, Trace
+from engine.models import Activity, Campaign, Trace
 from tests.engine.world import World, action, email
 
 DEAD = f"{socket.gethostname()}:999999:dead:1"
@@ -84,3 +84,23 @@ def test_retry_warning_is_readable(window: MainWindow) -> None:
     box = retry_box(window, 12, False)
     assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)
     assert "check the server's log first" in box.informativeText()
+
+
+def test_a_campaign_deleted_elsewhere_empties_the_view_and_refuses_the_retry(
+    window: MainWindow, database: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, cid = interrupted_campaign(database, clock)
+    window.refresh()
+    window.open_campaign(cid)
+    panel = window.traces
+    with database.session() as s:  # another process deletes it
+        s.execute(delete(Campaign).where(Campaign.id == cid))
+    warned: list[str] = []
+    monkeypatch.setattr(
+        QMessageBox, "warning", staticmethod(lambda _p, _t, text: warned.append(text))
+    )
+    answer(monkeypatch, QMessageBox.StandardButton.Retry)
+    panel.retry_button.click()
+    assert warned and "no longer exists" in warned[0]
+    panel.load(cid)
+    assert panel.table.rowCount() == 0 and not panel.retry_button.isEnabled()
