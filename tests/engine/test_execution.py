@@ -210,6 +210,47 @@ def test_e6_children_only_of_processed_traces(w: World) -> None:
     assert not any(k.endswith("/NoMail") for k in t if not k.startswith("mail/"))
 
 
+def test_e6_rejected_and_errored_traces_create_no_children(w: World) -> None:
+    """Only ``processed`` opens the way on: a filtered-out or failing trace ends its branch."""
+    w.contacts(
+        {"name": "Ann", "email": "ann@example.com", "extra": {"n": 1}},
+        {"name": "Fr", "email": "fr@example.com", "country": "FR", "extra": {"n": 1}},
+        {"name": "Zero", "email": "zero@example.com", "extra": {"n": 0}},
+    )
+    cid = w.campaign(
+        action(
+            "a",
+            {"kind": "update_record", "values": {"description": "{{ 10 // record.extra.n }}"}},
+            filter=[["country", "!=", "FR"]],
+        ),
+        action("next", tag("N"), parent="a", trigger="activity"),
+        action("later", tag("L"), parent="a", trigger="activity", delay=1, unit="days"),
+    )
+    w.run()
+    assert w.states(cid, "a") == {"Ann": "processed", "Fr": "rejected", "Zero": "error"}
+    assert w.states(cid, "next") == {"Ann": "processed"}
+    assert set(w.traces(cid, "later")) == {"Ann"}
+    w.run(days=2)
+    assert w.participants(cid) == {"Ann": "completed", "Fr": "completed", "Zero": "completed"}
+
+
+def test_e5_duplicate_address_from_an_earlier_pass(w: World) -> None:
+    """The same address already sent this activity's message in an earlier pass, by
+    another participant of the campaign, is a duplicate; another activity is not."""
+    w.contacts({"name": "Ann", "email": "ann@example.com"})
+    cid = w.campaign(email("mail"), email("other", delay=2))
+    w.run()
+    assert w.states(cid, "mail") == {"Ann": "processed"}
+    w.contacts({"name": "Ann2", "email": "ANN@example.com"}, {"name": "Bob", "email": "bob@x.org"})
+    w.run(hours=3)  # the new contacts join this pass
+    assert w.messages(cid, "mail") == {"Ann": None, "Ann2": "Duplicate", "Bob": None}
+    w.run(hours=3)
+    assert w.messages(cid, "other") == {"Ann": None, "Ann2": "Duplicate", "Bob": None}
+    with w.db.session() as s:
+        sent = s.scalars(select(OutboxMessage.to)).all()
+    assert sorted(sent) == sorted(["ann@example.com"] * 2 + ["bob@x.org"] * 2)
+
+
 def test_e9_participants_complete_when_nothing_is_scheduled(w: World) -> None:
     w.people("Ann")
     cid = w.campaign(

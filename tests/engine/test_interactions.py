@@ -168,6 +168,24 @@ def test_e8_engagement_window_cancels_waiting_traces(w: World) -> None:
     assert w.participants(cid) == {"Ann": "completed", "Bob": "completed"}
 
 
+def test_e8_the_window_lasts_its_full_length(w: World) -> None:
+    """A wait is canceled only once the whole window has passed since its parent was
+    processed: a minute before the end it still waits and can still be triggered."""
+    w.people("Ann", "Bob", "Cid")
+    cid = w.campaign(email("mail"), *branches()[:1], engagement_window_days=30)
+    w.run()
+    w.run(days=29, hours=23, minutes=59)
+    assert w.states(cid, "opened") == {"Ann": "scheduled", "Bob": "scheduled", "Cid": "scheduled"}
+    w.interact(cid, "mail", "Bob", "open")
+    w.run(minutes=2)  # 30 days and a minute: Ann's and Cid's waits end, Bob's is due
+    t = w.traces(cid, "opened")
+    assert (t["Ann"]["state"], t["Ann"]["message"]) == ("canceled", "No open within 30 days")
+    assert t["Cid"]["state"] == "canceled"
+    assert t["Bob"]["state"] == "scheduled" and t["Bob"]["due"] is not None
+    w.run(hours=1)
+    assert w.states(cid, "opened")["Bob"] == "processed"
+
+
 def test_record_batch_is_record_occurrence_by_occurrence(w: World) -> None:
     """The tracking server's group commit changes nothing a person could see: the same
     occurrences, one by one through ``record`` or together through ``record_batch``,
