@@ -196,6 +196,12 @@ class BackgroundTask(QObject):
         return self._worker.isRunning()
 
     @property
+    def outcome(self) -> str:
+        """How the work ended: ``running`` until then, ``ok``, ``error`` or ``cancelled``
+        (also known to a detached task, whose outcome signals are not emitted)."""
+        return self._worker.outcome
+
+    @property
     def done(self) -> bool:
         """True once the outcome was delivered (or would have been, when detached)."""
         return self._done

@@ -131,6 +131,10 @@ class HttpServer:
     def connections(self) -> int:
         return len(self._conns)
 
+    @property
+    def answering(self) -> int:
+        return sum(1 for c in self._conns if not c.receiving)
+
     async def close(self, timeout: float) -> bool:
         """Stop accepting, hang up on clients still sending, let answers under way finish."""
         if self._server is not None:

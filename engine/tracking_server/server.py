@@ -100,6 +100,11 @@ class TrackingServer:
         """Client connections open now, idle ones included."""
         return self._http.connections if self._http is not None else 0
 
+    @property
+    def answering(self) -> int:
+        """Connections whose request has arrived and whose answer is not yet sent."""
+        return self._http.answering if self._http is not None else 0
+
     def start(self) -> None:
         """Bind, adopt what an earlier server left in the spool, and serve in the
         background; EngineFailure if the port is taken."""

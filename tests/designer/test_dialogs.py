@@ -266,8 +266,11 @@ def test_csv_import_keeps_the_window_responsive_with_real_progress(
     dialog.show()
     dialog.load(big_csv)
     ticker = Ticker()
+    ticks_at: list[tuple[str, int]] = []  # (phase, ticks so far) at each progress report
     with qtbot.waitSignal(dialog.imported, timeout=120_000) as imported:
         dialog.import_button.click()
+        assert dialog.task is not None
+        dialog.task.progressed.connect(lambda v: ticks_at.append((v[0], len(ticker.times))))
         # Mid-import: the file and model are locked, Cancel is offered, the bar moves.
         qtbot.waitUntil(lambda: len(dialog.progress_seen) >= 3, timeout=60_000)
         assert dialog.cancel_button.isVisible() and dialog.cancel_button.isEnabled()
@@ -275,11 +278,13 @@ def test_csv_import_keeps_the_window_responsive_with_real_progress(
         assert dialog.progress.format().startswith("Step 1 of 2 — checking rows:")
         dialog.table.scrollToBottom()  # the preview still scrolls
         shoot(dialog, "csv_import_running.png")
-    elapsed, gap = ticker.stop()
+    ticker.stop()
     assert imported.args == ["contact", BIG_ROWS]
-    # On the GUI thread the check alone froze the window for most of the import.
-    assert gap < max(0.25 * elapsed, 0.2), (gap, elapsed)
-    assert len(ticker.times) >= 10
+    # The GUI thread's timer kept ticking between the reports of each phase: work on the
+    # GUI thread (the check once ran there) delivers its reports with no tick between.
+    for phase in ("checking", "importing"):
+        ticks = [n for p, n in ticks_at if p == phase]
+        assert len(ticks) >= 2 and ticks[-1] > ticks[0], (phase, ticks_at)
     phases = [phase for phase, _, _ in dialog.progress_seen]
     checked = [done for phase, done, _ in dialog.progress_seen if phase == "checking"]
     written = [done for phase, done, _ in dialog.progress_seen if phase == "importing"]
@@ -378,11 +383,10 @@ def test_closing_the_csv_dialog_mid_import_cancels_it_and_leaves_no_thread(
     assert task is not None
     with qtbot.waitSignal(task.progressed, timeout=60_000):
         pass  # the import has begun
-    started = time.perf_counter()
-    dialog.reject()
-    assert time.perf_counter() - started < 3.5  # the grace period, not the whole import
+    dialog.reject()  # within the grace period the import stops at its next check
     assert not dialog.isVisible()
     assert not task.is_running() and running_tasks() == []
+    assert task.outcome == "cancelled"  # stopped by the cancel, not run to its end
     dialog.deleteLater()
     del dialog
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
@@ -571,9 +575,8 @@ def test_closing_settings_mid_send_returns_at_once_and_leaves_no_thread(
         dialog.edits["smtp.url"].setText(f"smtp://127.0.0.1:{port}?tls=none")
         task = dialog.send_test_email()
         assert task is not None and task.is_running()
-        started = time.perf_counter()
         dialog.reject()
-        assert time.perf_counter() - started < 0.5
+        assert task.is_running()  # closed without waiting for the silent server
         assert not dialog.isVisible()
         dialog.deleteLater()
         del dialog

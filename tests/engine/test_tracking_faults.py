@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +31,7 @@ from engine.models import Interaction
 from engine.tracking_server import Limits, Tracker, TrackingServer
 from engine.tracking_server.spool import spool_folder
 from tests.conftest import T0
+from tests.waiting import eventually
 
 from .tracking_site import SALE, Site, campaign
 from .world import World
@@ -72,13 +73,6 @@ def db_path(site: Site) -> Path:
 def count(db: Database, kind: str) -> int:
     with db.read() as s:  # a read: it does not queue behind another program's write lock
         return int(s.scalar(select(func.count()).where(Interaction.type == kind)) or 0)
-
-
-def eventually(check: Callable[[], bool], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
 
 
 @contextmanager
@@ -251,7 +245,9 @@ def test_a_click_while_another_program_holds_the_write_lock(world: Site) -> None
 
 def test_when_every_slot_is_answering_newcomers_get_a_quick_503(world: Site) -> None:
     db = world.db
-    limits = Limits(max_connections=2, answer_within=3.0)
+    """Both slots answering (their clicks wait for a locked database): a newcomer is told
+    503 while they still wait, not kept until a slot frees."""
+    limits = Limits(max_connections=2, answer_within=20.0)
     server = TrackingServer(db, world.w.clock, limits=limits)
     server.start()
     try:
@@ -262,12 +258,13 @@ def test_when_every_slot_is_answering_newcomers_get_a_quick_503(world: Site) -> 
             ]
             for t in waiting:
                 t.start()
-            eventually(lambda: server.connections == 2, 5, "clicks not under way")
-            time.sleep(0.3)
-            status, _, took = timed_get(server.port, "/health")
-            assert status == 503 and took < 1.0
-            for t in waiting:
-                t.join(10)
+            eventually(lambda: server.answering == 2, 10, "clicks not under way")
+            status = timed_get(server.port, "/health")[0]
+            assert status == 503
+            assert all(t.is_alive() for t in waiting)  # the clicks are still unanswered
+        for t in waiting:
+            t.join(30)
+            assert not t.is_alive()
         eventually(lambda: count(db, "click") == 2, 30, "the clicks were not recorded")
         assert timed_get(server.port, "/health")[0] == 200
     finally:

@@ -18,6 +18,8 @@ from engine.clock import FixedClock
 from engine.db import Database
 from engine.tracking import make_token
 from engine.tracking_server import Limits, TrackingServer
+from engine.tracking_server.protocol import GRACE
+from tests.waiting import eventually
 
 from .tracking_site import Site, running_site
 
@@ -157,7 +159,8 @@ def test_idle_connections_make_room_for_real_requests(db: Database, clock: Fixed
     try:
         idle = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(2)]
         try:
-            time.sleep(0.5)
+            eventually(lambda: server.connections == 2, 10, "idle connections not accepted")
+            time.sleep(GRACE + 0.1)  # old enough to be pushed out (a rule of the server)
             answer = _raw(server.port, b"GET /health HTTP/1.0\r\n\r\n")
             assert answer.startswith(b"HTTP/1.1 200")
             assert idle[0].recv(100) == b""  # the oldest idle one was hung up on…
