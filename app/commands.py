@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import signal
 import sys
-import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -258,20 +258,39 @@ def cmd_run(ctx: Ctx) -> int:
     return 0
 
 
+class StopRequest:
+    """SIGINT and SIGTERM ask a long-running command to stop.
+
+    The handler only notes the signal. Python runs a handler on the main thread between
+    two bytecodes — possibly inside ``threading.Event.wait()``, which holds the event's
+    lock — so a handler calling ``Event.set()`` can wait for that lock forever (a
+    ``journeys serve`` sent SIGTERM one time in a few dozen hung that way). Printing is
+    left to the main loop for the same reason (stderr's buffer has a lock too).
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.signum = signum
+
+    def wait(self) -> str:
+        """Sleep until a signal came (a signal cuts the sleep short); its name."""
+        while self.signum is None:
+            time.sleep(0.25)
+        return signal.Signals(self.signum).name
+
+
 def cmd_worker(ctx: Ctx) -> int:
     from engine.runner import EngineRunner
 
     runner = EngineRunner(ctx.db, ctx.clock, tracking=not ctx.args.no_tracking)
-    done = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        print(
-            f"journeys worker: {signal.Signals(signum).name}, finishing the batch…", file=sys.stderr
-        )
-        done.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = StopRequest()
+    stop.install()
     runner.events.pass_finished.connect(_report_pass)
     runner.start()
     if runner.tracking is not None:
@@ -280,8 +299,8 @@ def cmd_worker(ctx: Ctx) -> int:
         print(f"journeys worker: warning: {runner.tracking_error}", file=sys.stderr)
     print("journeys worker: running (Ctrl+C to stop)", file=sys.stderr)
     try:
-        while not done.wait(0.5):
-            pass
+        signalled = stop.wait()
+        print(f"journeys worker: {signalled}, finishing the batch…", file=sys.stderr)
     finally:
         runner.stop()
     print("journeys worker: stopped", file=sys.stderr)
@@ -304,20 +323,14 @@ def cmd_serve(ctx: Ctx) -> int:
     except ValueError as exc:
         raise UserError(f"--host {host!r} {exc}") from None
     server = TrackingServer(ctx.db, ctx.clock, host, port)
-    done = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        print(f"journeys serve: {signal.Signals(signum).name}, stopping…", file=sys.stderr)
-        done.set()
-
+    stop = StopRequest()
     server.start()  # a taken port fails here, before any signal handler is replaced
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop.install()
     print(f"journeys serve: listening on {server.url} (Ctrl+C to stop)", flush=True)
     print(f"journeys serve: links in messages point to {links}", file=sys.stderr, flush=True)
     try:
-        while not done.wait(0.5):
-            pass
+        signalled = stop.wait()
+        print(f"journeys serve: {signalled}, stopping…", file=sys.stderr)
     finally:
         server.stop()
     print("journeys serve: stopped", file=sys.stderr)

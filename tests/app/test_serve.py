@@ -91,3 +91,25 @@ def test_serve_on_a_taken_port_says_so(sqlite_url: str, capsys: pytest.CaptureFi
         assert main(["--db", sqlite_url, "serve", "--port", str(port)]) == 1
     err = capsys.readouterr().err
     assert f"cannot listen on 127.0.0.1:{port}" in err
+
+
+def test_a_stop_signal_during_the_wait_ends_it() -> None:
+    """SIGTERM arriving while the main thread waits ends the wait with the signal's name.
+    (The handler once called ``Event.set()`` inside ``Event.wait()`` on the same thread
+    and, one time in a few dozen, deadlocked on the event's lock: ``journeys serve``
+    then never stopped.)"""
+    import threading
+
+    from app.commands import StopRequest
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    stop = StopRequest()
+    stop.install()
+    try:
+        for _ in range(5):
+            stop.signum = None
+            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM)).start()
+            assert stop.wait() == "SIGTERM"
+    finally:
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGINT, before[1])
