@@ -15,6 +15,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from engine.channels.breaker import BREAKERS
 from engine.clock import FixedClock
 from engine.db import Database
+from tests.ci_plugin import (  # noqa: F401  (hooks: under CI a skip is a failure)
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
 from tests.imapserver import imap_account, imap_server  # noqa: F401
 from tests.pgserver import pg_migrated_url, pg_server, pg_template, pg_url  # noqa: F401
 

@@ -35,7 +35,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.pgserver import _in_ci, _tail
+from tests.ci_plugin import servers_required
+from tests.pgserver import _tail
 
 INSTALL_HINT = "install Dovecot's IMAP server (Debian: apt-get install dovecot-imapd)"
 HOST = "127.0.0.1"
@@ -288,7 +289,7 @@ class ImapAccount:
 
 
 def _unavailable(reason: str) -> None:
-    if _in_ci():
+    if servers_required():
         pytest.fail(f"IMAP tests cannot run under CI: {reason}", pytrace=False)
     pytest.skip(f"IMAP server unavailable: {reason}")
 

@@ -10,7 +10,7 @@ and drops it afterwards.
 
 PostgreSQL refuses to run as root: as root, ``initdb`` and ``pg_ctl`` run as the
 ``postgres`` system user through ``runuser``. When the server binaries are missing the
-tests that need them are skipped, except under CI (``CI`` set), where that is a failure.
+tests that need them are skipped, except under CI (see tests/ci_plugin.py), where that is a failure.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.ci_plugin import servers_required
 
 SUPERUSER = "postgres"
 SYSTEM_USER = "postgres"  # who runs the server when the tests run as root
@@ -54,10 +56,6 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _tail(path: Path, lines: int = 30) -> str:
@@ -181,7 +179,7 @@ def _system_user() -> pwd.struct_passwd:
 
 
 def _unavailable(reason: str) -> None:
-    if _in_ci():
+    if servers_required():
         pytest.fail(f"PostgreSQL tests cannot run under CI: {reason}", pytrace=False)
     pytest.skip(f"PostgreSQL unavailable: {reason}")
 
