@@ -1,6 +1,8 @@
 """Canvas speed: open a large campaign offscreen, paint it, pan it.
 
-    python bench/canvas.py --activities 1000 [--json] [--repeat 3]
+    python bench/canvas.py --activities 1000 [--json] [--repeat 3] [--quick]
+
+``--quick`` (60 activities, one run) is what the test suite runs: every figure, no target.
 
 A campaign of N activities (a random forest of email/SMS/server-action steps with valid
 triggers and no stored positions, so the automatic layout runs too) is loaded from a
@@ -229,7 +231,10 @@ def main() -> int:
     parser.add_argument("--activities", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="a small run (the test suite's)")
     args = parser.parse_args()
+    if args.quick:
+        args.activities, args.repeat = 60, 1
     _app = QApplication.instance() or QApplication(["bench"])
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite:///{Path(tmp) / 'bench.db'}")

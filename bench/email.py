@@ -1,6 +1,8 @@
 """Email throughput: the engine's whole email path against plain smtplib, same sink, same run.
 
-    python bench/email.py [--messages 5000] [--rounds 10] [--json]
+    python bench/email.py [--messages 5000] [--rounds 10] [--json] [--quick]
+
+``--quick`` (100 messages in two rounds) is what the test suite runs.
 
 Pipeline: N due traces of a running campaign executed by the engine — audience checks,
 Jinja rendering, CSS inlining, link tracking, the open pixel, MIME, SMTP over one
@@ -255,7 +257,10 @@ def main() -> int:
     ap.add_argument("--messages", type=int, default=5000)
     ap.add_argument("--rounds", type=int, default=10, help="alternations of the measurements")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="a small run (the test suite's)")
     args = ap.parse_args()
+    if args.quick:
+        args.messages, args.rounds = 100, 2
     n, rounds = args.messages, max(1, min(args.rounds, args.messages))
     sizes = [n // rounds + (1 if r < n % rounds else 0) for r in range(rounds)]
     warmup = 20

@@ -1,6 +1,8 @@
 """Engine throughput: sync and execution of a two-step server-action journey.
 
-    python bench/engine.py --contacts 100000 [--json]
+    python bench/engine.py --contacts 100000 [--json] [--quick]
+
+``--quick`` (500 contacts) is what the test suite runs.
 
 Reports participants synced per second, traces executed per second, peak memory, and in
 the same run the raw SQLite ``executemany`` insert rate of equivalent trace rows, so the
@@ -124,7 +126,10 @@ def main() -> None:
     ap.add_argument("--contacts", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=None, help="engine batch size")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="a small run (the test suite's)")
     args = ap.parse_args()
+    if args.quick:
+        args.contacts = 500
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         db = Database(f"sqlite:///{folder / 'bench.db'}")
