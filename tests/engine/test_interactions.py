@@ -186,6 +186,51 @@ def test_e8_the_window_lasts_its_full_length(w: World) -> None:
     assert w.states(cid, "opened")["Bob"] == "processed"
 
 
+def test_e8_a_late_interaction_does_not_revive_an_expired_wait(w: World) -> None:
+    """Once the window canceled a wait, an open that comes later is recorded (it counts)
+    but the canceled step stays canceled and never runs."""
+    w.people("Ann")
+    cid = w.campaign(email("mail"), *branches()[:1], engagement_window_days=10)
+    w.run()
+    w.run(days=10, minutes=1)
+    assert w.states(cid, "opened") == {"Ann": "canceled"}
+    res = w.interact(cid, "mail", "Ann", "open")
+    assert res.first_time == 1
+    w.run(days=1)
+    t = w.traces(cid, "opened")["Ann"]
+    assert (t["state"], t["message"]) == ("canceled", "No open within 10 days")
+    assert w.report(cid)["activities"]["mail"]["opened"] == 1
+
+
+def test_an_unknown_interaction_is_refused_by_name(w: World) -> None:
+    from engine.errors import UserError
+
+    w.people("Ann")
+    cid = w.campaign(email("mail"))
+    w.run()
+    with pytest.raises(UserError, match="unknown interaction 'opne' \\(expected one of open, "):
+        w.interact(cid, "mail", "Ann", "opne")
+
+
+def test_a_canceled_last_step_completes_the_participant_at_once(w: World) -> None:
+    """E7 + E9: the open cancels the only step left (the "not opened" one); the canceled
+    trace is done at the open's time and the participant completes then, not later."""
+    w.people("Ann", "Bob")
+    cid = w.campaign(
+        email("mail"),
+        action("cold", tag("Cold"), parent="mail", trigger="mail_not_open", delay=2, unit="days"),
+    )
+    w.run()
+    w.run(hours=5)
+    opened_at = w.clock.now()
+    res = w.interact(cid, "mail", "Ann", "open")
+    assert res.canceled == 1
+    t = w.traces(cid, "cold")
+    assert (t["Ann"]["state"], t["Ann"]["message"]) == ("canceled", "Parent activity mail opened")
+    assert t["Ann"]["done"].replace(tzinfo=None) == opened_at.replace(tzinfo=None)
+    assert w.participants(cid) == {"Ann": "completed", "Bob": "running"}
+
+
 def test_record_batch_is_record_occurrence_by_occurrence(w: World) -> None:
     """The tracking server's group commit changes nothing a person could see: the same
     occurrences, one by one through ``record`` or together through ``record_batch``,
