@@ -231,6 +231,25 @@ def test_a_canceled_last_step_completes_the_participant_at_once(w: World) -> Non
     assert w.participants(cid) == {"Ann": "completed", "Bob": "running"}
 
 
+def test_e11_a_test_participant_in_a_draft_campaign_is_triggered(w: World) -> None:
+    """The test panel's journeys run in a draft campaign: an open on the test message
+    triggers its "opened" step like a real one (E4: test participants run in draft)."""
+    from engine import campaigns, settings
+    from engine.models import Campaign
+
+    (ann,) = w.people("Ann")
+    cid = w.campaign(email("mail"), *branches()[:1], start=False)
+    with w.db.session() as s:
+        settings.set_value(s, "test.recipient_email", "qa@example.com")
+        campaigns.launch_test(s, s.get(Campaign, cid), ann, T0)
+    w.run()
+    res = w.interact(cid, "mail", "Ann (test)", "open")
+    assert res.triggered == 1
+    assert w.traces(cid, "opened")["Ann (test)"]["due"] is not None
+    w.run(hours=1)
+    assert w.states(cid, "opened") == {"Ann (test)": "processed"}
+
+
 def test_record_batch_is_record_occurrence_by_occurrence(w: World) -> None:
     """The tracking server's group commit changes nothing a person could see: the same
     occurrences, one by one through ``record`` or together through ``record_batch``,
