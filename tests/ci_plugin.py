@@ -13,14 +13,14 @@ import os
 
 import pytest
 
-_TRUE = ("", "0", "false", "no")
+_UNSET = ("", "0", "false", "no")
 _skipped: list[tuple[str, str]] = []
 
 
 def servers_required() -> bool:
     """True when a test that cannot get its server must fail rather than be skipped."""
     return any(
-        os.environ.get(name, "").strip().lower() not in _TRUE
+        os.environ.get(name, "").strip().lower() not in _UNSET
         for name in ("JOURNEYS_REQUIRE_SERVERS", "CI")
     )
 

@@ -13,9 +13,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from engine.db import Database
 from engine.models import Trace
 from tests.engine.world import World, email
 from tests.smtp_sink import Handler, smtp_sink
+from tests.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 BUSY_MS = "1000"
@@ -58,14 +58,6 @@ def worker(url: str) -> subprocess.Popen[str]:
     )
 
 
-def wait_for(what: str, condition: Callable[[], bool], seconds: float = 60) -> None:
-    end = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
-
-
 @pytest.fixture
 def sending(sqlite_url: str, clock: FixedClock) -> Iterator[tuple[Database, Handler, int, World]]:
     """A running campaign with one email to 120 people and a slow server (50 ms each)."""
@@ -95,7 +87,7 @@ def test_commands_and_clicks_go_on_while_a_worker_sends(
     db, sink, cid, _ = sending
     proc = worker(sqlite_url)
     try:
-        wait_for("the first messages", lambda: len(sink.received) >= 10)
+        eventually(lambda: len(sink.received) >= 10, 60, "gave up waiting for the first messages")
         listed = journeys(sqlite_url, "list")
         assert listed.returncode == 0, listed.stderr
         assert "Test" in listed.stdout
@@ -115,7 +107,7 @@ def test_commands_and_clicks_go_on_while_a_worker_sends(
         )
         assert clicked.returncode == 0, clicked.stderr
         assert len(sink.received) < 120, "the send was over before the commands ran"
-        wait_for("every message", lambda: len(sink.received) == 120)
+        eventually(lambda: len(sink.received) == 120, 60, "gave up waiting for every message")
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
@@ -132,15 +124,16 @@ def test_two_sigkills_mid_send_lose_nothing_and_send_nothing_twice(
     db, sink, _cid, _ = sending
     for kill_at in (20, 60):
         proc = worker(sqlite_url)
-        wait_for(f"{kill_at} messages", lambda n=kill_at: len(sink.received) >= n)  # type: ignore[misc]
+        what = f"gave up waiting for {kill_at} messages"
+        eventually(lambda n=kill_at: len(sink.received) >= n, 60, what)  # type: ignore[misc]
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     proc = worker(sqlite_url)
     try:
-        wait_for(
-            "every trace settled",
+        eventually(
             lambda: not any(state == "scheduled" for state, _ in states(db)),
-            seconds=90,
+            90,
+            "gave up waiting for every trace settled",
         )
     finally:
         proc.send_signal(signal.SIGTERM)
