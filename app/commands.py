@@ -12,6 +12,7 @@ from typing import Any
 
 from engine import campaign_files, campaigns, gallery, interactions, records, reporting, retry
 from engine import settings as settings_mod
+from engine.api import figures
 from engine.clock import Clock, FixedClock, SystemClock, parse_instant
 from engine.db import Database
 from engine.errors import EngineFailure, UserError
@@ -406,7 +407,7 @@ def cmd_test(ctx: Ctx) -> int:
 def cmd_report(ctx: Ctx) -> int:
     with ctx.db.read() as s:
         c = campaigns.find_campaign(s, ctx.args.campaign)
-        report = reporting.campaign_report(s, c.id)
+        report = figures.read_campaign_figures(s, c.id).as_report()
     if ctx.args.json:
         print_json(report)
         return 0

@@ -30,10 +30,13 @@ from .campaign import (
     Setting,
     Trace,
 )
+from .figures import ActivityHourStat, ActivityStat, LinkStat, ParticipantStat
 from .inbound import InboundMessage
 
 __all__ = [
     "Activity",
+    "ActivityHourStat",
+    "ActivityStat",
     "Base",
     "Campaign",
     "Contact",
@@ -43,9 +46,11 @@ __all__ = [
     "Interaction",
     "Lead",
     "Link",
+    "LinkStat",
     "MailingList",
     "OutboxMessage",
     "Participant",
+    "ParticipantStat",
     "SavedAction",
     "Setting",
     "Suppression",

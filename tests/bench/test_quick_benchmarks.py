@@ -84,3 +84,10 @@ def test_every_bench_script_has_a_quick_test() -> None:
     assert not missing, f"bench scripts without a --quick test: {sorted(missing)}"
     for script in scripts:
         assert "--quick" in (ROOT / "bench" / f"{script}.py").read_text(), script
+
+
+def test_report_bench_quick() -> None:
+    result = quick("report.py")
+    assert result["traces"] == 5000
+    positive(result, "report_ms", "naive_ms", "refresh_ms")
+    assert result["agree"] is True  # the summary tables and a raw COUNT give the same
