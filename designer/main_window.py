@@ -41,6 +41,7 @@ from .banner import UpdateBanner
 from .campaign_list import CampaignList
 from .canvas.widget import CanvasWidget
 from .engine_bridge import EngineBridge
+from .live import LiveFigures
 from .problems import ProblemsPanel, badges, load_problems
 from .status import EngineStatus
 from .traces_panel import TracesPanel
@@ -160,6 +161,8 @@ class MainWindow(CampaignCommands, QMainWindow):
             self.bridge = EngineBridge(runner, self)
             self.bridge.countersChanged.connect(self._on_counters)
             self.status.follow(self.bridge)
+        self.live = LiveFigures(db, self)  # writes by other processes
+        self.live.changed.connect(self._on_counters)
         from .inspector import InspectorPanel
 
         self.set_inspector(InspectorPanel())
@@ -241,6 +244,9 @@ class MainWindow(CampaignCommands, QMainWindow):
         for menu_name, names in CANVAS_ACTIONS:
             for name in names:
                 menus[menu_name].addAction(self._forward(name))
+        hourly = a("spark_hours", "Sparklines Over 48 &Hours", self._spark_period, None)
+        hourly.setCheckable(True)
+        view.addAction(hourly)
         view.addSeparator()
         view.addAction(self.campaigns.show_archived_action)
         view.addSeparator()
@@ -304,8 +310,12 @@ class MainWindow(CampaignCommands, QMainWindow):
 
     # --- campaigns ---------------------------------------------------------------------------
     def refresh(self) -> None:
+        """F5: reload everything from the database, whoever wrote it."""
         self.campaigns.refresh()
         self.test_panel.reload()
+        if self.canvas is not None:
+            self.canvas.refresh_stats()
+            self.traces.load(self.current_id())
         if (
             self.canvas is not None
             and self.campaigns.current_id() != self.canvas.document.campaign.id
@@ -339,6 +349,8 @@ class MainWindow(CampaignCommands, QMainWindow):
             self.test_panel.set_campaign(campaign_id, canvas.document.campaign.target, canvas.scene)
             self.stack.setCurrentWidget(canvas)
             canvas.minimap.setVisible(self.actions_by_name["overview"].isChecked())
+            if self.actions_by_name["spark_hours"].isChecked():
+                self._spark_period()
             self._give_back_docks()
             QTimer.singleShot(0, canvas.view.fit)  # once the view has its size
         self.check()
@@ -455,9 +467,16 @@ class MainWindow(CampaignCommands, QMainWindow):
         )
         self.campaigns.refresh()
 
+    def _spark_period(self) -> None:
+        """Cards' sparklines over the last 48 hours (checked) or 15 days."""
+        if self.canvas is not None:
+            self.canvas.spark_hourly = self.actions_by_name["spark_hours"].isChecked()
+            self.canvas.refresh_stats()
+
     def _on_counters(self, ids: object) -> None:
+        """Figures changed: in campaigns ``ids`` (a set), or anywhere (None)."""
         self.campaigns.refresh()
-        if self.canvas is not None and self.current_id() in (ids or set()):  # type: ignore[operator]
+        if self.canvas is not None and (ids is None or self.current_id() in ids):  # type: ignore[operator]
             self.canvas.refresh_stats()
             self.traces.load(self.current_id())
             self.test_panel.reload()  # the engine may have run a due test step
@@ -511,6 +530,7 @@ class MainWindow(CampaignCommands, QMainWindow):
 
     def shutdown(self) -> None:
         """Stop the engine and join its threads, then tear the canvas down."""
+        self.live.stop()
         if self.runner is not None:
             self.runner.stop()
         if self.bridge is not None:

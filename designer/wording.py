@@ -106,3 +106,50 @@ def domain_summary(domain: list[Any], target: str) -> str:
 
 def target_label(target: str) -> str:
     return TARGET_LABELS.get(target, target.replace("_", " ").capitalize())
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "–"
+
+
+def counter_lines(kind: str, processed: int, rejected: int, figures: Any = None) -> list[str]:
+    """A card's counter rows: messages say what recipients did, as a share of those sent.
+
+    ``figures`` is an :class:`engine.api.figures.ActivityFigures` (None: counts only).
+    Email has three rows (sent and rejected, opened and clicked, replied and bounced),
+    SMS two, every other step its processed and rejected counts. Rows are sized for
+    common figures; longer ones are elided and the counters' tooltip has them all.
+    """
+    if kind not in ("email", "sms"):
+        return [f"{processed:,} processed", f"{rejected:,} rejected"]
+    f = figures
+    sent = processed
+    opened, clicked, replied, bounced = (
+        (f.opened, f.clicked, f.replied, f.bounced) if f is not None else (0, 0, 0, 0)
+    )
+    if kind == "sms":
+        return [
+            f"{sent:,} sent · {rejected:,} rejected",
+            f"{_pct(clicked, sent)} clicked · {_pct(bounced, sent)} bounced",
+        ]
+    return [
+        f"{sent:,} sent · {rejected:,} rejected",
+        f"{_pct(opened, sent)} opened · {_pct(clicked, sent)} clicked",
+        f"{_pct(replied, sent)} replied · {_pct(bounced, sent)} bounced",
+    ]
+
+
+def figures_tooltip(kind: str, figures: Any) -> str:
+    """Every figure of a step, with rates, for the card's counters tooltip."""
+    f = figures
+    rows = [
+        ("Scheduled", f"{f.scheduled:,}" + (f" ({f.waiting:,} waiting)" if f.waiting else "")),
+        ("Processed" if kind not in ("email", "sms") else "Sent", f"{f.processed:,}"),
+        ("Rejected", f"{f.rejected:,}"),
+        ("Canceled", f"{f.canceled:,}"),
+        ("Error", f"{f.error:,}"),
+    ]
+    for name in f.message_figures[1:]:
+        value = getattr(f, name)
+        rows.append((name.title(), f"{value:,} ({_pct(value, f.sent)} of sent)"))
+    return "\n".join(f"{label}: {value}" for label, value in rows)

@@ -49,7 +49,8 @@ from .painting import (
 from .sprites import draw_cached
 from .stats import EMPTY, NodeStats
 
-SPARK_W, SPARK_H = 100.0, 24.0
+SPARK_W, SPARK_H = 48.0, 24.0
+ROW_H = 16.0  # one counter row
 
 
 class CardItem(QGraphicsItem):
@@ -79,6 +80,10 @@ class CardItem(QGraphicsItem):
         self._shape = shape
 
     # geometry -------------------------------------------------------------------------------
+    def rows(self) -> int:
+        """How many counter rows (each with its coloured dot) the card has."""
+        return 2
+
     def boundingRect(self) -> QRectF:
         return self._bounds
 
@@ -128,8 +133,10 @@ class CardItem(QGraphicsItem):
         if lod >= LOD_TEXT:
             w, h = self.rect.width(), self.rect.height()
             area = self.rect.adjusted(-FRAME_PAD, -FRAME_PAD, FRAME_PAD, FRAME_PAD)
-            key = ("frame", w, h, outline.name() if outline else "", self.DIVIDER)
-            draw_cached(painter, area, key, partial(draw_frame, w, h, outline, self.DIVIDER))
+            rows = self.rows()
+            key = ("frame", w, h, outline.name() if outline else "", self.DIVIDER, rows)
+            draw = partial(draw_frame, w, h, outline, self.DIVIDER, rows=rows)
+            draw_cached(painter, area, key, draw)
             return True
         # Zoomed far out: a plain card with its type colour band, no text.
         painter.setPen(style.pen(outline or style.BORDER, 2.0 if outline else 1.0))
@@ -167,6 +174,7 @@ class ActivityNode(CardItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable)
         self._problem: str | None = None  # "error" | "warning"
+        self._problem_text = ""
         self._node: Node | None = None
         self._stats: NodeStats = EMPTY
         self._spark: list[tuple[QPolygonF, str]] = []  # (line, style colour name)
@@ -182,9 +190,16 @@ class ActivityNode(CardItem):
     def set_node(self, node: Node) -> None:
         """Take the display data of ``node`` (the scene calls this on every change)."""
         self._node = node
-        self.kind = node.type
+        if node.type != self.kind:
+            self.kind = node.type
+            self.set_size(self.WIDTH, self.HEIGHT + ROW_H * (self.rows() - 2))
+            self._stats_ready = False
         self._texts_ready = False
         self.update()
+
+    def rows(self) -> int:
+        """Counter rows: three for email (its five figures), two otherwise."""
+        return 3 if self.kind == "email" else 2
 
     def set_stats(self, stats: NodeStats) -> None:
         if stats == self._stats:
@@ -195,8 +210,9 @@ class ActivityNode(CardItem):
 
     def set_problems(self, severity: str | None, text: str = "") -> None:
         """A badge for validation problems (None clears it); ``text`` is the tooltip."""
-        if (severity, text) != (self._problem, self.toolTip()):
+        if (severity, text) != (self._problem, self._problem_text):
             self._problem = severity
+            self._problem_text = text
             self.setToolTip(text)
             self._texts_ready = False
             self.update()
@@ -211,8 +227,9 @@ class ActivityNode(CardItem):
             "caption": self._caption.text(),
             "name": self._name.text(),
             "when": self._phrase.text(),
-            "processed": self._processed.text(),
-            "rejected": self._rejected.text(),
+            "processed": self._lines[0].text(),
+            "rejected": self._lines[1].text(),
+            "counters": "\n".join(t.text() for t in self._lines),
             "sparklines": str(len(self._spark)),
         }
 
@@ -232,9 +249,10 @@ class ActivityNode(CardItem):
 
     def _prepare_stats(self) -> None:
         s = self._stats
-        self._processed = static_text(f"{s.processed:,} processed", "body")
-        self._rejected = static_text(f"{s.rejected:,} rejected", "body")
         r = self.rect
+        room = r.width() - 25 - 14 - SPARK_W - 4
+        lines = wording.counter_lines(self.kind, s.processed, s.rejected, s.figures)
+        self._lines = [static_text(elide(line, "body", room), "body") for line in lines]
         box = QRectF(r.right() - 14 - SPARK_W, r.bottom() - 12 - SPARK_H, SPARK_W, SPARK_H)
         top = max([1, *s.processed_series, *s.rejected_series])
         self._spark_box = box
@@ -252,6 +270,33 @@ class ActivityNode(CardItem):
             ]
             self._spark.append((QPolygonF(points), color))
         self._stats_ready = True
+
+    def tooltip_at(self, pos: QPointF) -> str:
+        """What hovering shows: the sparkline's bucket under the pointer, every figure
+        over the counters, else the problems."""
+        if not self._stats_ready:
+            self._prepare_stats()
+        s = self._stats
+        if self._spark and s.days and self._spark_box.adjusted(-4, -6, 4, 6).contains(pos):
+            box = self._spark_box
+            n = len(s.days)
+            i = min(n - 1, max(0, round((pos.x() - box.left()) / box.width() * (n - 1))))
+            hourly = n > 1 and (s.days[1] - s.days[0]).days == 0
+            when = s.days[i].strftime("%a %d %b %H:00 UTC" if hourly else "%a %d %b")
+            period = "last 48 hours" if hourly else "last 15 days"
+            return (
+                f"{when}: {s.processed_series[i]:,} processed, {s.rejected_series[i]:,} "
+                f"rejected\n({period}; View ▸ Sparklines Over 48 Hours switches)"
+            )
+        if pos.y() > self.rect.top() + (self.DIVIDER or 0) and s.figures is not None:
+            return wording.figures_tooltip(self.kind, s.figures)
+        return self._problem_text
+
+    def hoverMoveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        super().hoverMoveEvent(event)
+        tip = self.tooltip_at(event.pos())
+        if tip != self.toolTip():
+            self.setToolTip(tip)
 
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
@@ -283,8 +328,8 @@ class ActivityNode(CardItem):
     def _paint_counters(self, painter: QPainter) -> None:
         r = self.rect
         y = r.top() + self.DIVIDER + COUNTERS_DY  # the dots are in the frame sprite
-        painter.drawStaticText(QPointF(r.left() + 25, y), self._processed)
-        painter.drawStaticText(QPointF(r.left() + 25, y + 16), self._rejected)
+        for i, line in enumerate(self._lines):
+            painter.drawStaticText(QPointF(r.left() + 25, y + ROW_H * i), line)
         if not self._spark:
             return  # nothing happened in 15 days: no empty chart
         box = self._spark_box

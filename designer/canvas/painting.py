@@ -60,7 +60,12 @@ FRAME_PAD = 7.0  # room around a card for its glow and shadow
 
 
 def draw_frame(
-    w: float, h: float, outline: QColor | None, divider: float | None, painter: QPainter
+    w: float,
+    h: float,
+    outline: QColor | None,
+    divider: float | None,
+    painter: QPainter,
+    rows: int = 2,
 ) -> None:
     """A card's shadow, glow, body and counters divider (with the counters' coloured
     dots), the body's top-left at (FRAME_PAD, FRAME_PAD)."""
@@ -82,7 +87,12 @@ def draw_frame(
     painter.setPen(style.pen(style.DIVIDER, 1))
     painter.drawLine(QPointF(rect.left() + 12, y), QPointF(rect.right() - 12, y))
     painter.setPen(Qt.PenStyle.NoPen)
-    for row, dot in enumerate((style.PROCESSED, style.REJECTED)):
+    # Steps: processed, rejected. Messages (three rows for email): sent and rejected,
+    # then rates, in a neutral colour.
+    dots = (
+        (style.PROCESSED, style.REJECTED) if rows < 3 else (style.PROCESSED,) + (style.MUTED,) * 2
+    )
+    for row, dot in enumerate(dots[:rows]):
         painter.setBrush(dot)
         painter.drawEllipse(QPointF(rect.left() + 17, y + COUNTERS_DY + 7.5 + row * 16), 3, 3)
 

@@ -1,8 +1,9 @@
 """Live figures the canvas shows on its nodes: counters, 15-day sparklines, audience size.
 
-Read in one short read-only unit of work from :mod:`engine.reporting`; plain frozen data
-goes to the scene, never ORM objects. The scene keeps these as view state — they are not
-part of the document and never go through undo.
+Read in one short read-only unit of work from :mod:`engine.api.figures` (the same figures
+``journeys report`` prints); plain frozen data goes to the scene, never ORM objects.
+The scene keeps these as view state — they are not part of the document and never go
+through undo.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from engine import campaigns, reporting
+from engine import campaigns
+from engine.api import figures
+from engine.api.figures import ActivityFigures
 from engine.db import Database
 from engine.errors import JourneysError
 from engine.models import Campaign
@@ -20,8 +23,10 @@ from engine.models import Campaign
 class NodeStats:
     processed: int = 0
     rejected: int = 0
-    processed_series: tuple[int, ...] = ()
+    processed_series: tuple[int, ...] = ()  # per day (15) or hour (48), oldest first
     rejected_series: tuple[int, ...] = ()
+    figures: ActivityFigures | None = None  # every figure, for rates and tooltips
+    days: tuple[datetime, ...] = ()  # the series' buckets
 
 
 @dataclass(frozen=True)
@@ -37,12 +42,14 @@ class CanvasStats:
 EMPTY = NodeStats()
 
 
-def load_stats(db: Database, campaign_id: int, now: datetime) -> CanvasStats:
-    """Counters and the daily series of every activity, in three grouped queries."""
+def load_stats(
+    db: Database, campaign_id: int, now: datetime, *, hourly: bool = False
+) -> CanvasStats:
+    """Counters and the series (15 days, or 48 hours) of every activity, from the
+    summary tables."""
     with db.read() as s:
-        counters = reporting.activity_counters(s, campaign_id)
-        series = reporting.series(s, campaign_id, now)
-        participants = reporting.participant_counts(s, campaign_id)
+        counted = figures.read_campaign_figures(s, campaign_id)
+        daily = figures.read_series(s, campaign_id, now, hourly=hourly)
         campaign = s.get(Campaign, campaign_id)
         try:
             matching: int | None = (
@@ -50,13 +57,22 @@ def load_stats(db: Database, campaign_id: int, now: datetime) -> CanvasStats:
             )
         except JourneysError:
             matching = None  # an invalid filter: the problems panel says why
-    nodes = {
-        key: NodeStats(
-            processed=c["processed"],
-            rejected=c["rejected"],
-            processed_series=tuple(n for _b, n in series.get(key, {}).get("processed", [])),
-            rejected_series=tuple(n for _b, n in series.get(key, {}).get("rejected", [])),
+    nodes = {}
+    for a in counted.activities:
+        line = daily.of(a.key)
+        nodes[a.key] = NodeStats(
+            processed=a.processed,
+            rejected=a.rejected,
+            processed_series=line.processed,
+            rejected_series=line.rejected,
+            figures=a,
+            days=daily.buckets,
         )
-        for key, c in counters.items()
+    p = counted.participants
+    participants = {
+        "running": p.running,
+        "completed": p.completed,
+        "removed": p.removed,
+        "test": p.test,
     }
     return CanvasStats(nodes, matching, participants)

@@ -37,6 +37,7 @@ class CanvasWidget(QWidget):
     ) -> None:
         super().__init__(parent)
         self.clock = clock or SystemClock()
+        self.spark_hourly = False  # sparklines over 48 hours instead of 15 days
         self.document = CampaignDocument(db, campaign_id, self.clock, self)
         self.editor = CampaignEditor(self.document, self)
         self.scene = CampaignScene(self.document, self.editor, self)
@@ -150,4 +151,5 @@ class CanvasWidget(QWidget):
     def refresh_stats(self) -> None:
         """Reload counters and sparklines (connect to the engine bridge's countersChanged)."""
         doc = self.document
-        self.scene.set_stats(load_stats(doc.db, doc.campaign.id, self.clock.now()))
+        now = self.clock.now()
+        self.scene.set_stats(load_stats(doc.db, doc.campaign.id, now, hourly=self.spark_hourly))

@@ -77,16 +77,19 @@ def test_counters_sparklines_and_badges(qapp, db: Database, hot: int, clock: Fix
     doc = CampaignDocument(db, hot, clock)
     scene = CampaignScene(doc)
     stats = load_stats(db, hot, clock.now())
-    assert stats.node("welcome") == NodeStats(0, 0, (0,) * 15, (0,) * 15)
+    welcome = stats.node("welcome")
+    assert (welcome.processed, welcome.rejected) == (0, 0)
+    assert welcome.processed_series == welcome.rejected_series == (0,) * 15
     assert stats.matching == 0
     scene.set_stats(CanvasStats({"welcome": NodeStats(12, 3, (1, 5, 2), (0, 1, 0))}, 40))
     item = scene.item_for_key["welcome"]
     texts = item.texts()
     assert (texts["processed"], texts["rejected"], texts["sparklines"]) == (
-        "12 processed",
-        "3 rejected",
+        "12 sent · 3 rejected",
+        "0% opened · 0% clicked",
         "2",
     )
+    assert scene.item_for_key["tag_hot"].texts()["processed"] == "0 processed"
     assert texts["when"] == "2 hours after start"
     assert scene.item_for_key["check_email"].texts()["sparklines"] == "0"
     assert any(t.text() == "40 matching" for *_x, t in scene.start_item._texts)
