@@ -92,6 +92,11 @@ def test_e5_email_outcomes(w: World) -> None:
         "Suppressed": "Opted out",
         "Dup": "Duplicate",
     }
+    # Each is canceled, not rejected or errored: the counters report them as such.
+    assert w.states(cid, "mail") == {
+        "Ok": "processed",
+        **dict.fromkeys(("NoMail", "Bad", "OptOut", "Suppressed", "Dup"), "canceled"),
+    }
     with w.db.session() as s:
         assert s.scalars(select(OutboxMessage.to)).all() == ["ok@example.com"]
 
@@ -110,6 +115,12 @@ def test_e5_sms_outcomes_and_template_errors(w: World) -> None:
         "Local": None,
         "NoPhone": "No valid phone number",
         "OptOut": "Opted out",
+    }
+    assert w.states(cid, "text") == {
+        "Ok": "processed",
+        "Local": "processed",
+        "NoPhone": "canceled",
+        "OptOut": "canceled",
     }
     broken = w.traces(cid, "broken")
     assert broken["Ok"]["state"] == "error"
@@ -244,6 +255,7 @@ def test_e5_duplicate_address_from_an_earlier_pass(w: World) -> None:
     w.contacts({"name": "Ann2", "email": "ANN@example.com"}, {"name": "Bob", "email": "bob@x.org"})
     w.run(hours=3)  # the new contacts join this pass
     assert w.messages(cid, "mail") == {"Ann": None, "Ann2": "Duplicate", "Bob": None}
+    assert w.states(cid, "mail")["Ann2"] == "canceled"
     w.run(hours=3)
     assert w.messages(cid, "other") == {"Ann": None, "Ann2": "Duplicate", "Bob": None}
     with w.db.session() as s:
