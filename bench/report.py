@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -203,16 +204,7 @@ def summary_figures(db: Database, cid: int, now: datetime) -> dict[str, Any]:
         "report": figures.campaign_figures(db, cid).as_report(),
         "daily": {k: (v.processed, v.rejected) for k, v in daily.activities.items()},
         "hourly": {k: (v.processed, v.rejected) for k, v in hourly.activities.items()},
-        "links": [
-            {
-                "id": f.id,
-                "activity": f.activity,
-                "url": f.url,
-                "clicks": f.clicks,
-                "unique_clicks": f.unique_clicks,
-            }
-            for f in figures.links(db, cid)
-        ],
+        "links": [asdict(f) for f in figures.links(db, cid)],
     }
 
 

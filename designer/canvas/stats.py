@@ -8,7 +8,7 @@ through undo.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from engine import campaigns
@@ -68,11 +68,4 @@ def load_stats(
             figures=a,
             days=daily.buckets,
         )
-    p = counted.participants
-    participants = {
-        "running": p.running,
-        "completed": p.completed,
-        "removed": p.removed,
-        "test": p.test,
-    }
-    return CanvasStats(nodes, matching, participants)
+    return CanvasStats(nodes, matching, asdict(counted.participants))

@@ -178,7 +178,7 @@ def _participants(session: Session, campaign_id: int) -> ParticipantFigures:
     )
 
 
-_SUMMED = ("scheduled", *STATES[1:], "opened", "clicked", "replied", "bounced")
+_SUMMED = (*STATES, "opened", "clicked", "replied", "bounced")  # activity_stat columns
 
 
 def _activities(session: Session, campaign_id: int) -> tuple[ActivityFigures, ...]:

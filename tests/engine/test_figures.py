@@ -9,6 +9,7 @@ deleted activity, PostgreSQL's compaction and the migration's count of existing 
 from __future__ import annotations
 
 import random
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
@@ -55,16 +56,7 @@ def agree(w: World, cid: int) -> dict[str, Any]:
         for key, by_state in oracle.items():
             assert got.of(key).processed == tuple(n for _b, n in by_state["processed"]), key
             assert got.of(key).rejected == tuple(n for _b, n in by_state["rejected"]), key
-    assert [
-        {
-            "id": f.id,
-            "activity": f.activity,
-            "url": f.url,
-            "clicks": f.clicks,
-            "unique_clicks": f.unique_clicks,
-        }
-        for f in figures.links(w.db, cid)
-    ] == clicks
+    assert [asdict(f) for f in figures.links(w.db, cid)] == clicks
     return counted
 
 
