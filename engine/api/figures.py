@@ -44,6 +44,9 @@ MESSAGE_FIGURES: dict[str, tuple[str, ...]] = {
     "sms": ("sent", "clicked", "bounced"),
 }
 DAYS, HOURS = 15, 48
+LED_TO = ("opened", "clicked", "replied", "bounced", "unsubscribed")
+_SUMMED = (*STATES, *LED_TO)  # activity_stat columns
+HOURLY = ("processed", "rejected", *LED_TO)  # activity_hour_stat columns
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class ActivityFigures:
     clicked: int = 0
     replied: int = 0
     bounced: int = 0
+    unsubscribed: int = 0  # not in ``report --json`` (SPEC §6 lists the figures it has)
 
     @property
     def sent(self) -> int:
@@ -112,12 +116,22 @@ class CampaignFigures:
 
 @dataclass(frozen=True)
 class ActivitySeries:
-    """Processed and rejected per bucket (a UTC day or hour), oldest first."""
+    """Per bucket (a UTC day or hour), oldest first: processed and rejected traces, and
+    what the messages sent in that bucket led to (whenever it happened)."""
 
     buckets: tuple[datetime, ...]
     processed: tuple[int, ...]
     rejected: tuple[int, ...]
     hourly: bool = False
+    opened: tuple[int, ...] = ()
+    clicked: tuple[int, ...] = ()
+    replied: tuple[int, ...] = ()
+    bounced: tuple[int, ...] = ()
+    unsubscribed: tuple[int, ...] = ()
+
+    def total(self, figure: str, first: int = 0, end: int | None = None) -> int:
+        """``figure`` summed over the buckets ``first`` to ``end`` (excluded)."""
+        return sum(getattr(self, figure)[first:end])
 
 
 @dataclass(frozen=True)
@@ -139,7 +153,9 @@ class Series:
 
     def of(self, key: str) -> ActivitySeries:
         empty = (0,) * len(self.buckets)
-        return self.activities.get(key, ActivitySeries(self.buckets, empty, empty, self.hourly))
+        return self.activities.get(
+            key, ActivitySeries(self.buckets, hourly=self.hourly, **dict.fromkeys(HOURLY, empty))
+        )
 
 
 # --- queries --------------------------------------------------------------------------------
@@ -176,9 +192,6 @@ def _participants(session: Session, campaign_id: int) -> ParticipantFigures:
     return ParticipantFigures(
         counts["running"], counts["completed"], counts["removed"], counts["test"]
     )
-
-
-_SUMMED = (*STATES, "opened", "clicked", "replied", "bounced")  # activity_stat columns
 
 
 def _activities(session: Session, campaign_id: int) -> tuple[ActivityFigures, ...]:
@@ -223,7 +236,7 @@ def read_series(
     width = 13 if hourly else 10
     bucket_of = func.substr(HS.c.hour, 1, width)
     rows = session.execute(
-        select(HS.c.activity_id, bucket_of, func.sum(HS.c.processed), func.sum(HS.c.rejected))
+        select(HS.c.activity_id, bucket_of, *(func.sum(HS.c[c]) for c in HOURLY))
         .where(HS.c.campaign_id == campaign_id, HS.c.hour >= first)
         .group_by(HS.c.activity_id, bucket_of)
     ).all()
@@ -231,20 +244,22 @@ def read_series(
     keys = dict(
         session.execute(select(A.c.id, A.c.key).where(A.c.campaign_id == campaign_id)).all()
     )
-    counts: dict[int, tuple[list[int], list[int]]] = {}
-    for aid, bucket, processed, rejected in rows:
+    counts: dict[int, dict[str, list[int]]] = {}
+    for aid, bucket, *sums in rows:
         i = index.get(bucket)
         if i is None or aid not in keys:
             continue  # a later bucket than now (a clock set back) or a deleted activity
-        p, r = counts.setdefault(aid, ([0] * len(buckets), [0] * len(buckets)))
-        p[i] += int(processed or 0)
-        r[i] += int(rejected or 0)
+        mine = counts.setdefault(aid, {c: [0] * len(buckets) for c in HOURLY})
+        for c, n in zip(HOURLY, sums, strict=True):
+            mine[c][i] += int(n or 0)
     return Series(
         hourly,
         buckets,
         {
-            keys[aid]: ActivitySeries(buckets, tuple(p), tuple(r), hourly)
-            for aid, (p, r) in counts.items()
+            keys[aid]: ActivitySeries(
+                buckets, hourly=hourly, **{c: tuple(v) for c, v in mine.items()}
+            )
+            for aid, mine in counts.items()
         },
     )
 
@@ -291,7 +306,7 @@ def compact(session: Session) -> int:
     folded = 0
     for tab, keys, values in (
         (AS, ("activity_id", "campaign_id"), _SUMMED),
-        (HS, ("activity_id", "campaign_id", "hour"), ("processed", "rejected")),
+        (HS, ("activity_id", "campaign_id", "hour"), HOURLY),
         (PS, ("campaign_id", "is_test", "state"), ("n",)),
         (LS, ("link_id",), ("clicks", "unique_clicks")),
     ):

@@ -48,10 +48,13 @@ class ActivityStat(Base):
     clicked: Mapped[int] = _count()
     replied: Mapped[int] = _count()
     bounced: Mapped[int] = _count()
+    unsubscribed: Mapped[int] = _count()
 
 
 class ActivityHourStat(Base):
-    """Processed and rejected real traces per activity and UTC hour of ``done_at``."""
+    """Processed and rejected real traces per activity and UTC hour of ``done_at``, and
+    what those messages led to (a cohort: a later open counts for the hour it was sent),
+    so a period's rates are shares of the messages sent in it."""
 
     __tablename__ = "activity_hour_stat"
     __table_args__ = (
@@ -64,6 +67,11 @@ class ActivityHourStat(Base):
     hour: Mapped[str] = mapped_column(String(13))  # "YYYY-MM-DD HH", UTC
     processed: Mapped[int] = _count()
     rejected: Mapped[int] = _count()
+    opened: Mapped[int] = _count()
+    clicked: Mapped[int] = _count()
+    replied: Mapped[int] = _count()
+    bounced: Mapped[int] = _count()
+    unsubscribed: Mapped[int] = _count()
 
 
 class ParticipantStat(Base):

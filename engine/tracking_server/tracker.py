@@ -28,7 +28,7 @@ from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from .. import interactions, records
 from ..clock import Clock
@@ -465,6 +465,14 @@ class Tracker:
         already_suppressed = bool(address and records.suppressed(s, kind, [address]))
         already_flagged = record is None or opt_field is None or bool(record.get(opt_field))
         already = already_suppressed and already_flagged if address else already_flagged
+        if apply and not row.is_test:
+            # The message the person left through, for its unsubscribe rate, even when an
+            # earlier message already opted them out (they asked again through this one).
+            s.execute(
+                update(Trace)
+                .where(Trace.id == row.id, Trace.unsubscribed_at.is_(None))
+                .values(unsubscribed_at=at or self.clock.now())
+            )
         if apply and not row.is_test and not already:
             now = at or self.clock.now()
             why = reason or f"Unsubscribed (campaign {row.campaign_id})"

@@ -56,8 +56,30 @@ def agree(w: World, cid: int) -> dict[str, Any]:
         for key, by_state in oracle.items():
             assert got.of(key).processed == tuple(n for _b, n in by_state["processed"]), key
             assert got.of(key).rejected == tuple(n for _b, n in by_state["rejected"]), key
+        assert_cohorts(w, cid, got)
     assert [asdict(f) for f in figures.links(w.db, cid)] == clicks
     return counted
+
+
+def assert_cohorts(w: World, cid: int, got: figures.Series) -> None:
+    """What each bucket's sent messages led to, counted from the traces in Python."""
+    led_to = ("opened", "clicked", "replied", "bounced", "unsubscribed")
+    with w.db.read() as s:
+        rows = s.execute(
+            select(Activity.key, Trace.done_at, *(getattr(Trace, f"{f}_at") for f in led_to))
+            .join(Activity, Activity.id == Trace.activity_id)
+            .where(Trace.campaign_id == cid, Trace.state == "processed", ~Trace.is_test)
+            .where(Trace.done_at.is_not(None))
+        ).all()
+        keys = list(s.scalars(select(Activity.key).where(Activity.campaign_id == cid)))
+    width = timedelta(hours=1) if got.hourly else timedelta(days=1)
+    for key in keys:
+        for f, figure in enumerate(led_to):
+            want = [
+                sum(1 for r in rows if r[0] == key and b <= r[1] < b + width and r[2 + f])
+                for b in got.buckets
+            ]
+            assert list(getattr(got.of(key), figure)) == want, (key, figure, got.hourly)
 
 
 def journey(w: World) -> int:
@@ -146,9 +168,8 @@ def test_figures_follow_random_multi_row_updates(w: World) -> None:
         chosen = rng.sample(ids, rng.randint(1, len(ids)))
         at = now - timedelta(hours=rng.randrange(0, 24 * 20))
         values: dict[str, Any] = {"state": rng.choice(states), "done_at": at}
-        values[rng.choice(("opened_at", "clicked_at", "replied_at", "bounced_at"))] = (
-            at if rng.random() < 0.7 else None
-        )
+        led_to = ("opened_at", "clicked_at", "replied_at", "bounced_at", "unsubscribed_at")
+        values[rng.choice(led_to)] = at if rng.random() < 0.7 else None
         if rng.random() < 0.3:
             values["due_at"] = None if rng.random() < 0.5 else at
         with w.db.session() as s:

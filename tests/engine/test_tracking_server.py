@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from engine import campaigns
+from engine.api import figures
 from engine.clock import FixedClock
 from engine.db import Database
 from engine.models import Campaign, Suppression
@@ -91,6 +92,13 @@ def test_redirects_never_go_anywhere_but_the_stored_link(site: Site) -> None:
 # --- unsubscribe ---------------------------------------------------------------------------
 
 
+def unsubscribed(site: Site) -> tuple[int, int]:
+    mail = figures.campaign_figures(site.db, site.cid).activity("mail")
+    days = figures.series(site.db, site.cid, site.w.clock.now()).of("mail")
+    assert mail is not None
+    return mail.unsubscribed, sum(days.unsubscribed)
+
+
 def test_unsubscribe_asks_on_get_and_opts_out_on_post(site: Site) -> None:
     path = site.path("mail", "Ann", "unsub")
     before = site.snapshot()
@@ -109,11 +117,13 @@ def test_unsubscribe_asks_on_get_and_opts_out_on_post(site: Site) -> None:
     assert status == 200 and "You are unsubscribed" in body.decode()
     assert site.contact("Ann").opt_out_email is True
     assert site.snapshot()["suppressed"] == ["ann@example.com"]
+    assert unsubscribed(site) == (1, 1)  # the message's figure and its sending day's
 
     after = site.snapshot()
     status, _, body = site.request("POST", path, "")
     assert status == 200 and "You are unsubscribed" in body.decode()
     assert site.snapshot() == after  # idempotent
+    assert unsubscribed(site) == (1, 1)
     status, _, body = site.request("GET", path)
     assert "You are unsubscribed" in body.decode() and "<form" not in body.decode()
 

@@ -16,6 +16,14 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from engine.migrations.summary_sql import (
+    CLICK,
+    NOTIFY,
+    TraceCounters,
+    case,
+    plpgsql,
+)
+
 
 revision: str = '0004'
 down_revision: str | None = '0003'
@@ -35,19 +43,14 @@ TRACE_COUNTS = {
     'replied': "{r}.state = 'processed' AND {r}.replied_at IS NOT NULL",
     'bounced': "{r}.state = 'processed' AND {r}.bounced_at IS NOT NULL",
 }
-DONE = "{r}.state IN ('processed', 'rejected') AND {r}.done_at IS NOT NULL"
-CLICK = "('click', 'sms_click')"
 TABLES = ('activity_stat', 'activity_hour_stat', 'participant_stat', 'link_stat')
-
-
-def _case(cond: str, r: str) -> str:
-    return f"CASE WHEN {cond.format(r=r)} THEN 1 ELSE 0 END"
-
-
-def _hour(dialect: str, col: str) -> str:
-    if dialect == 'sqlite':
-        return f"substr({col}, 1, 13)"  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff'
-    return f"to_char({col}, 'YYYY-MM-DD HH24')"
+HOURLY = {c: TRACE_COUNTS[c] for c in ('processed', 'rejected')}
+COUNTERS = TraceCounters(
+    TRACE_COUNTS,
+    HOURLY,
+    ('state', 'due_at', 'done_at', 'opened_at', 'clicked_at', 'replied_at', 'bounced_at'),
+    ('state', 'done_at'),
+)
 
 
 def upgrade() -> None:
@@ -109,7 +112,7 @@ def _backfill(dialect: str) -> None:
     counted = ', '.join(f"COALESCE(c.{c}, 0)" for c in TRACE_COUNTS)
     keyed = 'id, ' if dialect == 'sqlite' else ''  # SQLite: the activity's id is the row's
     named = ', '.join(
-        f"SUM({_case(e, 't')}) AS {c}" for c, e in TRACE_COUNTS.items()
+        f"SUM({case(e, 't')}) AS {c}" for c, e in TRACE_COUNTS.items()
     )
     op.execute(  # a row for every activity, even one without traces (SQLite relies on it)
         f"INSERT INTO activity_stat ({keyed}activity_id, campaign_id, {cols}) "
@@ -118,15 +121,7 @@ def _backfill(dialect: str) -> None:
         f"(SELECT t.activity_id, {named} FROM trace t WHERE t.is_test = false "
         "GROUP BY t.activity_id) AS c ON c.activity_id = a.id"
     )
-    hour = _hour(dialect, 't.done_at')
-    op.execute(
-        "INSERT INTO activity_hour_stat (activity_id, campaign_id, hour, processed, rejected) "
-        f"SELECT t.activity_id, t.campaign_id, {hour}, "
-        f"SUM({_case(TRACE_COUNTS['processed'], 't')}), "
-        f"SUM({_case(TRACE_COUNTS['rejected'], 't')}) FROM trace t "
-        f"WHERE t.is_test = false AND {DONE.format(r='t')} "
-        f"GROUP BY t.activity_id, t.campaign_id, {hour}"
-    )
+    COUNTERS.backfill_hours(op.execute, dialect)
     op.execute(
         "INSERT INTO participant_stat (campaign_id, is_test, state, n) "
         "SELECT campaign_id, is_test, state, COUNT(*) FROM participant "
@@ -156,36 +151,7 @@ def _cleanup_triggers_sqlite() -> list[str]:
 
 
 def _sqlite_triggers() -> list[str]:
-    """Row triggers, each guarded by WHEN so a write runs only the statements it needs.
-
-    Every activity has its activity_stat row from its creation (and from the backfill),
-    so the hot path — a trace inserted or updated — is one UPDATE of one row, found by
-    its rowid: on SQLite an activity's row has the activity's id as its own.
-    """
-    counts = ', '.join(f"{c} = {c} + ({e.format(r='NEW')})" for c, e in TRACE_COUNTS.items())
-    both = ', '.join(
-        f"{c} = {c} + ({e.format(r='NEW')}) - ({e.format(r='OLD')})"
-        for c, e in TRACE_COUNTS.items()
-    )
-    moved = "(OLD.state IS NOT NEW.state OR OLD.done_at IS NOT NEW.done_at)"
-
-    def hour_in(r: str) -> str:
-        h = _hour('sqlite', f'{r}.done_at')
-        return (
-            "INSERT INTO activity_hour_stat (activity_id, campaign_id, hour) "
-            f"SELECT {r}.activity_id, {r}.campaign_id, {h} WHERE NOT EXISTS "
-            f"(SELECT 1 FROM activity_hour_stat WHERE activity_id = {r}.activity_id "
-            f"AND hour = {h}); " + hour_add(r, '+')
-        )
-
-    def hour_add(r: str, sign: str) -> str:
-        h = _hour('sqlite', f'{r}.done_at')
-        return (
-            f"UPDATE activity_hour_stat SET processed = processed {sign} ({r}.state = 'processed'), "
-            f"rejected = rejected {sign} ({r}.state = 'rejected') "
-            f"WHERE activity_id = {r}.activity_id AND hour = {h}; "
-        )
-
+    """The trace triggers (see TraceCounters.sqlite), then participants and clicks."""
     def ensure_participant(r: str) -> str:
         return (
             "INSERT INTO participant_stat (campaign_id, is_test, state, n) "
@@ -200,25 +166,12 @@ def _sqlite_triggers() -> list[str]:
             f"AND is_test = {r}.is_test AND state = {r}.state; "
         )
 
-    watched = "state, due_at, done_at, opened_at, clicked_at, replied_at, bounced_at"
     return [
         "CREATE TRIGGER activity_stat_new AFTER INSERT ON activity BEGIN "
         "INSERT INTO activity_stat (id, activity_id, campaign_id) "
         "VALUES (NEW.id, NEW.id, NEW.campaign_id); "
         "END",
-        "CREATE TRIGGER trace_stat_insert AFTER INSERT ON trace WHEN NEW.is_test = 0 BEGIN "
-        f"UPDATE activity_stat SET {counts} WHERE id = NEW.activity_id; END",
-        "CREATE TRIGGER trace_hour_insert AFTER INSERT ON trace WHEN NEW.is_test = 0 "
-        f"AND {DONE.format(r='NEW')} BEGIN {hour_in('NEW')} END",
-        f"CREATE TRIGGER trace_stat_update AFTER UPDATE OF {watched} ON trace "
-        "WHEN NEW.is_test = 0 BEGIN "
-        f"UPDATE activity_stat SET {both} WHERE id = NEW.activity_id; END",
-        "CREATE TRIGGER trace_hour_out AFTER UPDATE OF state, done_at ON trace "
-        f"WHEN NEW.is_test = 0 AND {DONE.format(r='OLD')} AND {moved} "
-        f"BEGIN {hour_add('OLD', '-')} END",
-        "CREATE TRIGGER trace_hour_in AFTER UPDATE OF state, done_at ON trace "
-        f"WHEN NEW.is_test = 0 AND {DONE.format(r='NEW')} AND {moved} "
-        f"BEGIN {hour_in('NEW')} END",
+        *COUNTERS.sqlite(),
         "CREATE TRIGGER participant_stat_insert AFTER INSERT ON participant BEGIN "
         + ensure_participant('NEW')
         + participant_add('NEW', '+')
@@ -242,49 +195,7 @@ def _sqlite_triggers() -> list[str]:
 
 
 def _postgresql_triggers() -> list[str]:
-    def signed(r: str, sign: str) -> str:
-        return ', '.join(
-            f"{sign}({_case(e, r)}) AS {c}" for c, e in TRACE_COUNTS.items()
-        )
-
-    cols = ', '.join(TRACE_COUNTS)
-    sums = ', '.join(f"SUM({c})" for c in TRACE_COUNTS)
-    nonzero = ' OR '.join(f"SUM({c}) <> 0" for c in TRACE_COUNTS)
-    hour = _hour('postgresql', 'done_at')
-    notify = (
-        "PERFORM pg_notify('journeys_figures', c::text) FROM "
-        "(SELECT DISTINCT campaign_id AS c FROM {rows}) AS changed;"
-    )
-    live = "EXISTS (SELECT 1 FROM activity a WHERE a.id = d.activity_id)"
-
-    def activity_delta(parts: str) -> str:
-        return (
-            f"INSERT INTO activity_stat (activity_id, campaign_id, {cols}) "
-            f"SELECT activity_id, campaign_id, {sums} FROM ({parts}) AS d WHERE {live} "
-            f"GROUP BY activity_id, campaign_id HAVING {nonzero};"
-        )
-
-    def hour_delta(parts: str) -> str:
-        return (
-            "INSERT INTO activity_hour_stat (activity_id, campaign_id, hour, processed, rejected) "
-            "SELECT activity_id, campaign_id, hour, SUM(processed), SUM(rejected) "
-            f"FROM ({parts}) AS d WHERE {live} GROUP BY activity_id, campaign_id, hour "
-            "HAVING SUM(processed) <> 0 OR SUM(rejected) <> 0;"
-        )
-
-    def hour_rows(rows: str, sign: str) -> str:
-        return (
-            f"SELECT activity_id, campaign_id, {hour} AS hour, "
-            f"{sign}({_case(TRACE_COUNTS['processed'], rows)}) AS processed, "
-            f"{sign}({_case(TRACE_COUNTS['rejected'], rows)}) AS rejected "
-            f"FROM {rows} WHERE NOT is_test AND {DONE.format(r=rows)}"
-        )
-
-    def trace_rows(rows: str, sign: str) -> str:
-        return (
-            f"SELECT activity_id, campaign_id, {signed(rows, sign)} FROM {rows} "
-            "WHERE NOT is_test"
-        )
+    trace = COUNTERS.postgresql(NOTIFY)
 
     def participant_rows(rows: str, sign: str) -> str:
         return f"SELECT campaign_id, is_test, state, {sign}1 AS n FROM {rows}"
@@ -297,22 +208,12 @@ def _postgresql_triggers() -> list[str]:
             "GROUP BY campaign_id, is_test, state HAVING SUM(n) <> 0;"
         )
 
-    def function(name: str, body: str) -> str:
-        return (
-            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body} "
-            "RETURN NULL; END $$"
-        )
-
     def trigger(name: str, event: str, table: str, refs: str) -> str:
         return (
             f"CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {refs} "
             f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
         )
 
-    trace_update = (
-        activity_delta(f"{trace_rows('new_rows', '')} UNION ALL {trace_rows('old_rows', '-')}")
-        + hour_delta(f"{hour_rows('new_rows', '')} UNION ALL {hour_rows('old_rows', '-')}")
-    )
     clicks = (
         "INSERT INTO link_stat (link_id, clicks, unique_clicks) "
         "SELECT n.link_id, COUNT(*), COUNT(DISTINCT n.trace_id) FILTER (WHERE NOT EXISTS "
@@ -323,28 +224,23 @@ def _postgresql_triggers() -> list[str]:
         "GROUP BY n.link_id;"
     )
     return [
-        function(
-            'trace_stat_insert',
-            activity_delta(trace_rows('new_rows', ''))
-            + hour_delta(hour_rows('new_rows', ''))
-            + notify.format(rows='new_rows'),
-        ),
+        plpgsql('trace_stat_insert', trace['trace_stat_insert']),
         trigger('trace_stat_insert', 'INSERT', 'trace', 'NEW TABLE AS new_rows'),
-        function('trace_stat_update', trace_update + notify.format(rows='new_rows')),
+        plpgsql('trace_stat_update', trace['trace_stat_update']),
         trigger(
             'trace_stat_update', 'UPDATE', 'trace', 'OLD TABLE AS old_rows NEW TABLE AS new_rows'
         ),
-        function(
+        plpgsql(
             'participant_stat_insert',
-            participant_delta(participant_rows('new_rows', '')) + notify.format(rows='new_rows'),
+            participant_delta(participant_rows('new_rows', '')) + NOTIFY.format(rows='new_rows'),
         ),
         trigger('participant_stat_insert', 'INSERT', 'participant', 'NEW TABLE AS new_rows'),
-        function(
+        plpgsql(
             'participant_stat_update',
             participant_delta(
                 f"{participant_rows('new_rows', '')} UNION ALL {participant_rows('old_rows', '-')}"
             )
-            + notify.format(rows='new_rows'),
+            + NOTIFY.format(rows='new_rows'),
         ),
         trigger(
             'participant_stat_update',
@@ -352,9 +248,9 @@ def _postgresql_triggers() -> list[str]:
             'participant',
             'OLD TABLE AS old_rows NEW TABLE AS new_rows',
         ),
-        function('link_stat_insert', clicks),
+        plpgsql('link_stat_insert', clicks),
         trigger('link_stat_insert', 'INSERT', 'interaction', 'NEW TABLE AS new_rows'),
-        function(
+        plpgsql(
             'stat_gone',
             "IF TG_TABLE_NAME = 'link' THEN DELETE FROM link_stat WHERE link_id = OLD.id; "
             "ELSIF TG_TABLE_NAME = 'activity' THEN "
