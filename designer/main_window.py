@@ -40,6 +40,7 @@ from . import campaign_ops
 from .banner import UpdateBanner
 from .campaign_list import CampaignList
 from .canvas.widget import CanvasWidget
+from .dashboard.follow import DashboardLink
 from .engine_bridge import EngineBridge
 from .live import LiveFigures
 from .problems import ProblemsPanel, badges, load_problems
@@ -163,6 +164,7 @@ class MainWindow(CampaignCommands, QMainWindow):
             self.status.follow(self.bridge)
         self.live = LiveFigures(db, self)  # writes by other processes
         self.live.changed.connect(self._on_counters)
+        self.dashboard = DashboardLink(db, self.clock, lambda: self.canvas)
         from .inspector import InspectorPanel
 
         self.set_inspector(InspectorPanel())
@@ -263,6 +265,7 @@ class MainWindow(CampaignCommands, QMainWindow):
         camp.addAction(a("restore", "Rest&ore from Archive", self.restore_campaign))
         camp.addAction(a("delete_campaign", "De&lete…", self.delete_campaign))
         camp.addSeparator()
+        camp.addAction(a("dashboard", "Dash&board", self.open_dashboard, "Ctrl+Shift+B"))
         camp.addAction(a("refresh", "Re&fresh", self.refresh, K.Refresh))
         camp.addAction(self.status.pause_action)
         self.refresh_action = self.actions_by_name["refresh"]
@@ -316,6 +319,7 @@ class MainWindow(CampaignCommands, QMainWindow):
         if self.canvas is not None:
             self.canvas.refresh_stats()
             self.traces.load(self.current_id())
+            self.dashboard.changed(None)
         if (
             self.canvas is not None
             and self.campaigns.current_id() != self.canvas.document.campaign.id
@@ -355,10 +359,18 @@ class MainWindow(CampaignCommands, QMainWindow):
             QTimer.singleShot(0, canvas.view.fit)  # once the view has its size
         self.check()
         self.traces.load(campaign_id)
+        self.dashboard.campaign_opened(campaign_id)
         self._update_actions()
 
+    def open_dashboard(self) -> None:
+        """Campaign ▸ Dashboard: the open campaign's figures in their own window."""
+        if self.current_id():
+            self.dashboard.open(self.current_id(), self)
+
     def _on_selection(self) -> None:
-        """The inspector follows the selection: one node, or the campaign's settings."""
+        """The inspector follows the selection: one node, or the campaign's settings; the
+        dashboard's funnel follows it to the selected step."""
+        self.dashboard.selection_changed()
         if self.canvas is None or self.inspector is None:
             return
         keys = self.canvas.scene.selected_keys()
@@ -434,7 +446,14 @@ class MainWindow(CampaignCommands, QMainWindow):
     def _update_actions(self) -> None:
         row = self.campaigns.current_row()
         opened = self.canvas is not None
-        for name in ("export", "export_png", "export_svg", "duplicate_campaign", "rename"):
+        for name in (
+            "export",
+            "export_png",
+            "export_svg",
+            "duplicate_campaign",
+            "rename",
+            "dashboard",
+        ):
             self.actions_by_name[name].setEnabled(opened)
         running = bool(row and row.state == "running")
         archived = bool(row and row.archived)
@@ -480,6 +499,7 @@ class MainWindow(CampaignCommands, QMainWindow):
             self.canvas.refresh_stats()
             self.traces.load(self.current_id())
             self.test_panel.reload()  # the engine may have run a due test step
+        self.dashboard.changed(ids)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if any(u.toLocalFile().endswith(".json") for u in event.mimeData().urls()):
@@ -531,6 +551,7 @@ class MainWindow(CampaignCommands, QMainWindow):
     def shutdown(self) -> None:
         """Stop the engine and join its threads, then tear the canvas down."""
         self.live.stop()
+        self.dashboard.close()
         if self.runner is not None:
             self.runner.stop()
         if self.bridge is not None:

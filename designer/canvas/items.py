@@ -175,6 +175,7 @@ class ActivityNode(CardItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable)
         self._problem: str | None = None  # "error" | "warning"
         self._problem_text = ""
+        self.highlight: str | None = None  # a participant's trace state here (dashboard)
         self._node: Node | None = None
         self._stats: NodeStats = EMPTY
         self._spark: list[tuple[QPolygonF, str]] = []  # (line, style colour name)
@@ -207,6 +208,12 @@ class ActivityNode(CardItem):
         self._stats = stats
         self._stats_ready = False
         self.update()
+
+    def set_highlight(self, state: str | None) -> None:
+        """Ring the card in the colour of a participant's trace state (None clears it)."""
+        if state != self.highlight:
+            self.highlight = state
+            self.update()
 
     def set_problems(self, severity: str | None, text: str = "") -> None:
         """A badge for validation problems (None clears it); ``text`` is the tooltip."""
@@ -323,7 +330,22 @@ class ActivityNode(CardItem):
         self._paint_counters(painter)
         if self._problem:
             self._paint_badge(painter)
+        if self.highlight:
+            self._paint_highlight(painter)
         self.paint_handle(painter)
+
+    def _paint_highlight(self, painter: QPainter) -> None:
+        color = {"processed": style.PROCESSED, "rejected": style.REJECTED, "error": style.INVALID}
+        ring = color.get(self.highlight or "", style.SELECTION)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        dash = self.highlight in ("scheduled", "canceled")  # not (or never) reached
+        pen = style.pen(ring, 3.0)
+        if dash:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.drawRoundedRect(
+            self.rect.adjusted(-4, -4, 4, 4), style.CORNER + 3, style.CORNER + 3
+        )
 
     def _paint_counters(self, painter: QPainter) -> None:
         r = self.rect

@@ -217,6 +217,11 @@ class CampaignScene(QGraphicsScene):
             severity, text = problems.get(key, (None, ""))
             item.set_problems(severity, text)
 
+    def highlight_path(self, states: Mapping[str, str] | None) -> None:
+        """Ring the steps of one participant's path by their trace states (None clears)."""
+        for key, item in self.item_for_key.items():
+            item.set_highlight((states or {}).get(key))
+
     def selected_keys(self) -> list[str]:
         keys = {i.key for i in self.selectedItems() if isinstance(i, ActivityNode)}
         return [k for k in self.document.nodes if k in keys]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from engine.models import Interaction
+from engine.models import Contact, Interaction, Participant
 from tests.conftest import T0
 
 from .world import World, action, email, sms, tag
@@ -184,6 +184,50 @@ def test_e8_the_window_lasts_its_full_length(w: World) -> None:
     assert t["Bob"]["state"] == "scheduled" and t["Bob"]["due"] is not None
     w.run(hours=1)
     assert w.states(cid, "opened")["Bob"] == "processed"
+
+
+def test_e8_each_wait_is_judged_by_its_own_message(w: World) -> None:
+    """The window runs from each participant's own message: a later joiner's waits stay;
+    a processed step is never canceled; each branch says which event never came; the
+    cancel and the completion are stamped with the moment the window closed."""
+    w.people("Ann", "Cid", country="BE")
+    cid = w.campaign(
+        email("mail"),
+        *(branches()[i] for i in (0, 2)),
+        engagement_window_days=10,
+        filter=[["country", "=", "BE"]],
+    )
+    w.run()
+    w.run(days=2)
+    w.interact(cid, "mail", "Ann", "open")  # her "opened" branch runs; "clicked" waits
+    with w.db.session() as s:  # Cid leaves the audience: his waits end as removed
+        s.execute(update(Contact).where(Contact.name == "Cid").values(country="FR"))
+    w.run(days=3)
+    w.people("Bob", country="BE")  # joins on day 5: his window ends on day 15
+    w.run()
+    assert w.states(cid, "mail") == {"Ann": "processed", "Bob": "processed", "Cid": "processed"}
+    w.run(days=5, minutes=1)
+    closed = w.clock.now()
+    t = w.traces(cid)
+    assert t["opened/Ann"]["state"] == "processed"  # done before: never canceled
+    assert (t["clicked/Ann"]["state"], t["clicked/Ann"]["message"]) == (
+        "canceled",
+        "No click within 10 days",
+    )
+    assert t["clicked/Ann"]["done"] == closed
+    assert (t["opened/Bob"]["state"], t["clicked/Bob"]["state"]) == ("scheduled", "scheduled")
+    assert w.participants(cid) == {"Ann": "completed", "Bob": "running", "Cid": "removed"}
+    assert w.messages(cid, "clicked")["Cid"] == "Removed from audience"  # not rewritten
+    with w.db.read() as s:
+        ended = s.execute(
+            select(Participant.state, Participant.completed_at).where(
+                Participant.campaign_id == cid
+            )
+        ).all()
+    assert sorted(ended) == [("completed", closed), ("removed", None), ("running", None)]
+    w.run(days=5)
+    assert w.messages(cid, "opened")["Bob"] == "No open within 10 days"
+    assert w.participants(cid) == {"Ann": "completed", "Bob": "completed", "Cid": "removed"}
 
 
 def test_e8_a_late_interaction_does_not_revive_an_expired_wait(w: World) -> None:
