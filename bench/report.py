@@ -13,7 +13,13 @@ Prints one JSON object:
   (``engine.reporting``), so the ratio can be compared across noisy machines;
 - ``refresh_ms``: the median time from a write committed by another process to a change
   watcher in this one seeing it and reading the new figures;
-- ``agree``: whether both ways gave the same figures (``speedup`` is their ratio).
+- ``agree``: whether both ways gave the same figures (``speedup`` is their ratio);
+- ``dashboard_ms``: the rest of a dashboard refresh (KPI tiles for 7 days against the 7
+  before, the funnel along a three-step path, the first page of the traces and of the
+  participants), median of several runs;
+- ``pages_ms``: one 200-row page of the traces or participants table, by the orders and
+  filters a user picks (newest, by done time, one state, deep in the list, a search that
+  matches nothing so it reads every row), each a median.
 """
 
 from __future__ import annotations
@@ -39,8 +45,9 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 from sqlalchemy import insert, select, text
 
 from engine import campaign_files, reporting
-from engine.api import figures
+from engine.api import dashboard, figures, tables
 from engine.api.changes import ChangeWatcher
+from engine.api.tables import Query
 from engine.db import Database
 from engine.models import Interaction, Link, Participant, Trace
 
@@ -279,6 +286,31 @@ def refresh_ms(db: Database, url: str, cid: int, samples: int) -> float:
     return round(statistics.median(times), 1) if times else 0.0
 
 
+def dashboard_refresh(db: Database, cid: int, now: datetime) -> None:
+    dashboard.kpis(db, cid, now, 7)
+    dashboard.funnel(db, cid, dashboard.path_to(db, cid, "offer"))
+    tables.trace_page(db, cid, Query())
+    tables.trace_total(db, cid, Query())
+    tables.participant_page(db, cid, Query())
+    tables.participant_total(db, cid, Query())
+
+
+def pages_ms(db: Database, cid: int, runs: int, traces: int) -> dict[str, float]:
+    deep = max(0, traces // 2)
+    cases: dict[str, Callable[[], object]] = {
+        "traces_newest": lambda: tables.trace_page(db, cid, Query()),
+        "traces_by_done": lambda: tables.trace_page(db, cid, Query(sort="done_at")),
+        "traces_rejected": lambda: tables.trace_page(db, cid, Query(state="rejected")),
+        "traces_deep": lambda: tables.trace_page(db, cid, Query(), deep, tables.PAGE),
+        "traces_search": lambda: tables.trace_page(db, cid, Query(search="nobody here")),
+        "participants_by_steps": lambda: tables.participant_page(db, cid, Query(sort="steps")),
+        "participants_search": lambda: tables.participant_page(
+            db, cid, Query(search="nobody here")
+        ),
+    }
+    return {name: median_ms(fn, runs) for name, fn in cases.items()}
+
+
 def median_ms(fn: Callable[[], object], runs: int) -> float:
     times = []
     for _ in range(runs):
@@ -316,6 +348,8 @@ def main() -> None:
             "naive_ms": naive_ms,
             "speedup": round(naive_ms / report_ms, 1) if report_ms else None,
             "agree": same(naive, summary),
+            "dashboard_ms": median_ms(lambda: dashboard_refresh(db, cid, NOW), args.runs),
+            "pages_ms": pages_ms(db, cid, 3 if args.quick else args.runs, args.traces),
             "refresh_ms": refresh_ms(db, url, cid, 3 if args.quick else 10),
             "activities": len(naive["report"]["activities"]),
         }

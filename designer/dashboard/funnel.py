@@ -17,13 +17,20 @@ from ..canvas import style
 ROW, GAP, LABEL_W = 30, 6, 190
 
 
+def short_text(step: FunnelStep) -> str:
+    """What fits beside a bar: the count and its share of those who entered."""
+    if step.of_first is None or not step.key:
+        return f"{step.reached:,}"
+    return f"{step.reached:,} · {step.of_first:.1f} %"
+
+
 def step_text(step: FunnelStep) -> str:
     parts = [f"{step.reached:,}"]
     if step.of_first is not None and step.key:
         parts.append(f"{step.of_first:.1f} % of entered")
     if step.of_previous is not None:
         parts.append(f"{step.of_previous:.1f} % of the step before")
-    return " · ".join(parts)
+    return parts[0] + (f"  ({', '.join(parts[1:])})" if parts[1:] else "")
 
 
 class FunnelView(QWidget):
@@ -60,29 +67,27 @@ class FunnelView(QWidget):
             )
             return
         top = max(1, self.steps[0].reached)
-        width = max(40.0, self.width() - LABEL_W - 16.0)
-        for i, s in enumerate(self.steps):
+        metrics = p.fontMetrics()
+        texts = [short_text(s) for s in self.steps]
+        text_w = max(metrics.horizontalAdvance(t) for t in texts) + 16
+        width = max(40.0, self.width() - LABEL_W - text_w - 8.0)
+        for i, (s, text) in enumerate(zip(self.steps, texts, strict=True)):
             y = GAP + i * (ROW + GAP)
             p.setPen(pal.color(pal.ColorRole.WindowText))
             p.drawText(
                 QRectF(8, y, LABEL_W - 12, ROW),
                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-                p.fontMetrics().elidedText(s.name, Qt.TextElideMode.ElideRight, LABEL_W - 12),
+                metrics.elidedText(s.name, Qt.TextElideMode.ElideRight, LABEL_W - 12),
             )
             w = max(2.0, width * s.reached / top) if s.reached else 0.0
             color = QColor(style.TYPE_COLORS.get(s.type, style.TYPE_COLORS["start"]))
-            bar = QRectF(LABEL_W + (width - w) / 2, y, w, ROW)  # centred: a funnel
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(color)
-            p.drawRoundedRect(bar, 4, 4)
-            text = step_text(s)
+            p.drawRoundedRect(QRectF(LABEL_W, y, w, ROW), 4, 4)
             p.setPen(pal.color(pal.ColorRole.WindowText))
-            fits = p.fontMetrics().horizontalAdvance(text) + 12 < w
-            if fits:
-                p.setPen(QColor("white"))
             p.drawText(
-                QRectF(LABEL_W, y, width, ROW),
-                Qt.AlignmentFlag.AlignCenter,
+                QRectF(LABEL_W + w + 8, y, text_w, ROW),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
                 text,
             )
         p.end()

@@ -101,10 +101,16 @@ class PagedTable(QWidget):
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setAlternatingRowColors(True)
         self.view.verticalHeader().setVisible(False)
-        self.view.horizontalHeader().setStretchLastSection(True)
-        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.view.setSortingEnabled(True)
-        self.view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.DescendingOrder)
+        self.view.setWordWrap(False)
+        header = self.view.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        # Sorting is the engine's: a click on a heading asks for that order (no
+        # setSortingEnabled, which would sort at once by whatever column it picks).
+        header.setSectionsClickable(True)
+        header.setSortIndicatorShown(True)
+        header.setSortIndicator(-1, Qt.SortOrder.DescendingOrder)
+        header.sortIndicatorChanged.connect(self.model.sort)
         self.view.selectionModel().selectionChanged.connect(self._chosen)
         box = QVBoxLayout(self)
         box.setContentsMargins(6, 6, 6, 6)
@@ -147,6 +153,7 @@ class PagedTable(QWidget):
         )
         self.model.reload(q)
         self._show_count()
+        self.view.resizeColumnsToContents()
 
     def refresh(self) -> None:
         self.model.refresh()

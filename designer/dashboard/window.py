@@ -164,6 +164,7 @@ class DashboardWindow(QMainWindow):
     def _steps_tab(self) -> QWidget:
         self.steps = self._table(("Step", *(h for h, _ in STEP_FIGURES)))
         self.steps.horizontalHeader().setStretchLastSection(False)
+        self.steps.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.steps.itemSelectionChanged.connect(self._step_row_chosen)
         self.plot = StepPlot()
         self.plot.period.currentIndexChanged.connect(self._reload_series)
@@ -243,6 +244,11 @@ class DashboardWindow(QMainWindow):
     def _show_steps(self, fig: CampaignFigures) -> None:
         t = self.steps
         t.setRowCount(len(fig.activities))
+        # Every step in view without scrolling, up to eight; the plot takes the rest.
+        rows = min(8, max(1, len(fig.activities)))
+        t.setMinimumHeight(
+            t.horizontalHeader().height() + rows * t.verticalHeader().defaultSectionSize() + 4
+        )
         for r, act in enumerate(fig.activities):
             item = QTableWidgetItem(act.name)
             item.setData(Qt.ItemDataRole.UserRole, act.key)

@@ -89,5 +89,7 @@ def test_every_bench_script_has_a_quick_test() -> None:
 def test_report_bench_quick() -> None:
     result = quick("report.py")
     assert result["traces"] == 5000
-    positive(result, "report_ms", "naive_ms", "refresh_ms")
+    positive(result, "report_ms", "naive_ms", "refresh_ms", "dashboard_ms")
+    positive(result["pages_ms"], *result["pages_ms"])
+    assert len(result["pages_ms"]) == 7
     assert result["agree"] is True  # the summary tables and a raw COUNT give the same
