@@ -20,15 +20,15 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[0] = str(ROOT)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
+from PySide6.QtWidgets import QApplication
 
-from designer.dialogs.gallery import sample_audience_path  # noqa: E402
-from designer.main_window import APPLICATION, ORGANIZATION, MainWindow  # noqa: E402
-from engine import campaign_files, gallery  # noqa: E402
-from engine.clock import SystemClock  # noqa: E402
-from engine.db import Database  # noqa: E402
-from engine.records import import_csv  # noqa: E402
+from designer.dialogs.gallery import sample_audience_path
+from designer.main_window import APPLICATION, ORGANIZATION, MainWindow
+from engine import campaign_files, gallery
+from engine.clock import SystemClock
+from engine.db import Database
+from engine.records import import_csv
 
 OUT = Path(__file__).resolve().parent
 SIZE = (1600, 1000)
