@@ -10,7 +10,16 @@ from sqlalchemy import and_, case, false, func, select
 from sqlalchemy.orm import Session
 
 from .fields import MODELS
-from .models import Activity, Campaign, Interaction, Link, Participant, Trace, table
+from .models import (
+    Activity,
+    Campaign,
+    Interaction,
+    Link,
+    Participant,
+    ParticipantStat,
+    Trace,
+    table,
+)
 
 T = table(Trace)
 P = table(Participant)
@@ -250,13 +259,17 @@ def link_tracker(session: Session, campaign_id: int) -> list[dict[str, Any]]:
 
 
 def campaign_list(session: Session) -> list[dict[str, Any]]:
-    counts: dict[int, int] = dict(
-        session.execute(
-            select(P.c.campaign_id, func.count())
-            .where(P.c.is_test == false())
-            .group_by(P.c.campaign_id)
-        ).all()
-    )
+    # Joined counts from the trigger-kept summary: the list refreshes on every change, and
+    # counting a million participants each time would freeze it.
+    PS = table(ParticipantStat)
+    counts: dict[int, int] = {
+        cid: int(n or 0)
+        for cid, n in session.execute(
+            select(PS.c.campaign_id, func.sum(PS.c.n))
+            .where(PS.c.is_test == false())
+            .group_by(PS.c.campaign_id)
+        )
+    }
     return [
         {
             "id": c.id,
