@@ -52,6 +52,13 @@ def positive(result: dict[str, Any], *keys: str) -> None:
         assert isinstance(result[key], (int, float)) and result[key] > 0, (key, result[key])
 
 
+def test_live_gui_bench_quick() -> None:
+    result = quick("live_gui.py")
+    positive(result, "written", "rate_per_min", "refreshes", "lag_ms")
+    for key in ("stall_max_ms", "stall_p99_ms", "stall_median_ms"):
+        assert isinstance(result[key], (int, float)) and result[key] >= 0, key
+
+
 def test_canvas_bench_quick() -> None:
     result = quick("canvas.py")
     assert result["activities"] == 60 and result["repeat"] == 1
