@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from engine.api.figures import ActivitySeries, Series
 
 from ..canvas import style
+from .tables import refill
 
 ALL = ""  # the combo's "every step" entry
 
@@ -77,14 +78,8 @@ class StepPlot(QWidget):
         return bool(self.period.currentData())
 
     def set_steps(self, steps: list[tuple[str, str]]) -> None:
-        keep = self.step.currentData()
-        self.step.blockSignals(True)
-        self.step.clear()
-        self.step.addItem("All steps", ALL)
-        for key, name in steps:
-            self.step.addItem(name, key)
-        self.step.setCurrentIndex(max(0, self.step.findData(keep)))
-        self.step.blockSignals(False)
+        refill(self.step, "All steps", ALL, steps)
+        self._draw()  # the step shown may have changed (another campaign's steps)
 
     def show_series(self, series: Series) -> None:
         self.series = series

@@ -33,6 +33,21 @@ from .paged import Column, PagedModel
 SEARCH_DELAY_MS = 250  # typing pauses this long before the engine is asked
 
 
+def refill(
+    combo: QComboBox, first: str, first_data: object, steps: Sequence[tuple[str, str]]
+) -> None:
+    """Replace a step picker's entries, keeping the chosen step if it is still there,
+    without signalling the change (the caller reloads once)."""
+    keep = combo.currentData()
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItem(first, first_data)
+    for key, name in steps:
+        combo.addItem(name, key)
+    combo.setCurrentIndex(max(0, combo.findData(keep)))
+    combo.blockSignals(False)
+
+
 def when(at: datetime | None) -> str:
     return "" if at is None else at.astimezone().strftime("%Y-%m-%d %H:%M")
 
@@ -134,14 +149,7 @@ class PagedTable(QWidget):
     def load(self, campaign_id: int, steps: Sequence[tuple[str, str]]) -> None:
         """Another campaign (or its steps changed): filters kept where they still apply."""
         self.campaign_id = campaign_id
-        keep = self.step.currentData()
-        self.step.blockSignals(True)
-        self.step.clear()
-        self.step.addItem("Any step", None)
-        for key, name in steps:
-            self.step.addItem(name, key)
-        self.step.setCurrentIndex(max(0, self.step.findData(keep)))
-        self.step.blockSignals(False)
+        refill(self.step, "Any step", None, steps)
         self.apply_filters()
 
     def apply_filters(self) -> None:

@@ -194,7 +194,6 @@ class DashboardWindow(QMainWindow):
         self.traces.load(campaign_id, steps)
         self.participants.load(campaign_id, [])
         self.timeline.show_timeline(None)
-        self._reload_series()
 
     def on_changed(self, ids: object) -> None:
         """Figures changed in campaigns ``ids`` (a set), or anywhere (None)."""
@@ -294,26 +293,26 @@ class DashboardWindow(QMainWindow):
 
     def _trace_chosen(self, row: object) -> None:
         if row is not None:
-            self.pathHighlighted.emit(self._path_of(row.participant_id))
+            self.pathHighlighted.emit(self._path(self._timeline(row.participant_id)))
 
     def show_participant(self, participant_id: int | None) -> None:
         if participant_id is None:
             self.timeline.show_timeline(None)
             self.pathHighlighted.emit(None)
             return
-        try:
-            t = dashboard.timeline(self.db, participant_id)
-        except UserError:
-            t = None
+        t = self._timeline(participant_id)
         self.timeline.show_timeline(t)
-        self.pathHighlighted.emit(None if t is None else {s.key: s.state for s in t.steps})
+        self.pathHighlighted.emit(self._path(t))
 
-    def _path_of(self, participant_id: int) -> dict[str, str] | None:
+    def _timeline(self, participant_id: int) -> dashboard.Timeline | None:
         try:
-            t = dashboard.timeline(self.db, participant_id)
-        except UserError:
+            return dashboard.timeline(self.db, participant_id)
+        except UserError:  # gone meanwhile (the campaign deleted elsewhere)
             return None
-        return {s.key: s.state for s in t.steps}
+
+    @staticmethod
+    def _path(t: dashboard.Timeline | None) -> dict[str, str] | None:
+        return None if t is None else {s.key: s.state for s in t.steps}
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.live is not None:
