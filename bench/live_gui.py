@@ -1,11 +1,14 @@
 """Does the dashboard freeze while another process writes 100,000 traces a minute?
 
-    python bench/live_gui.py [--traces 200000] [--rate 100000] [--seconds 30] [--json] [--quick]
+    python bench/live_gui.py [--traces 200000] [--rate 100000] [--seconds 30]
+                             [--tab steps|traces|participants] [--sort COLUMN] [--json] [--quick]
 
 A campaign is seeded (as bench/report.py does), the real dashboard window opens offscreen
 and follows the database by itself, and a second process marks scheduled traces
 processed at ``--rate`` per minute, in small commits. A 10 ms timer on the GUI thread
-records how late each tick comes. Prints one JSON object:
+records how late each tick comes. ``--tab`` shows the traces or participants table
+instead of the steps, listed in ``--sort`` order (``record`` sorts every row, so its
+pages are read in the background). Prints one JSON object:
 
 - ``written`` and ``rate_per_min``: what the writer really did;
 - ``refreshes``: dashboard refreshes while it wrote (it polls once a second);
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -61,11 +65,16 @@ print(written, time.monotonic() - start, flush=True)
 """
 
 
+TABS = ("steps", "links", "traces", "participants")  # the dashboard's tabs, in order
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--traces", type=int, default=200_000)
     ap.add_argument("--rate", type=int, default=100_000, help="traces a minute")
     ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--tab", choices=TABS, default="steps")
+    ap.add_argument("--sort", default="id", help="the table's order (with --tab)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--quick", action="store_true", help="a small run (the test suite's)")
     args = ap.parse_args()
@@ -81,6 +90,11 @@ def main() -> None:
         dash = DashboardWindow(db, FixedClock(NOW), cid)
         dash.resize(1280, 800)
         dash.show()
+        dash.tabs.setCurrentIndex(TABS.index(args.tab))
+        if args.tab in ("traces", "participants"):
+            table = dash.traces if args.tab == "traces" else dash.participants
+            table.model.reload(replace(table.model.query, sort=args.sort))
+            table.model.wait()
         app.processEvents()
         late: list[float] = []
         clock = QElapsedTimer()
@@ -119,6 +133,8 @@ def main() -> None:
     ordered = sorted(late)
     result = {
         "traces": args.traces,
+        "tab": args.tab,
+        "sort": args.sort,
         "written": written,
         "rate_per_min": round(written / took * 60) if took else 0,
         "refreshes": refreshes,

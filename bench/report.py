@@ -19,7 +19,8 @@ Prints one JSON object:
   participants), median of several runs;
 - ``pages_ms``: one 200-row page of the traces or participants table, by the orders and
   filters a user picks (newest, by done time, one state, deep in the list, a search that
-  matches nothing so it reads every row), each a median.
+  matches nothing so it reads every row, an order that sorts every row), each a median.
+  The last two kinds are the ones a GUI reads in the background (``tables.indexed``).
 """
 
 from __future__ import annotations
@@ -303,6 +304,8 @@ def pages_ms(db: Database, cid: int, runs: int, traces: int) -> dict[str, float]
         "traces_rejected": lambda: tables.trace_page(db, cid, Query(state="rejected")),
         "traces_deep": lambda: tables.trace_page(db, cid, Query(), deep, tables.PAGE),
         "traces_search": lambda: tables.trace_page(db, cid, Query(search="nobody here")),
+        "traces_by_record": lambda: tables.trace_page(db, cid, Query(sort="record")),
+        "participants_newest": lambda: tables.participant_page(db, cid, Query()),
         "participants_by_steps": lambda: tables.participant_page(db, cid, Query(sort="steps")),
         "participants_search": lambda: tables.participant_page(
             db, cid, Query(search="nobody here")

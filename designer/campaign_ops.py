@@ -14,7 +14,6 @@ from engine import campaign_files, campaigns, catalog, db_files
 from engine.db import Database
 from engine.errors import UserError
 from engine.models import Campaign
-from engine.reporting import traces
 from engine.retry import RetryResult, count_retryable, retry_traces
 
 
@@ -122,14 +121,6 @@ def apply_update(db: Database, campaign_id: int, now: datetime, *, update: bool)
 def is_modified(db: Database, campaign_id: int) -> bool:
     with db.read() as s:
         return campaigns.is_modified(s, campaign_id)
-
-
-def recent_traces(db: Database, campaign_id: int, limit: int = 500) -> list[dict[str, Any]]:
-    with db.read() as s:
-        if s.get(Campaign, campaign_id) is None:  # deleted meanwhile by another process
-            return []
-        rows = traces(s, campaign_id)
-    return rows[-limit:]
 
 
 def retryable_count(db: Database, campaign_id: int) -> int:

@@ -23,16 +23,29 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.api import tables
+from engine.api.tables import Query, TraceRow
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import UserError
 from engine.retry import WARNING
 
 from . import campaign_ops
+from .dashboard.tables import when
 
-COLUMNS = ("Activity", "Record", "State", "Due", "Done", "Message")
-FIELDS = ("activity", "record", "state", "due", "done_at", "message")
-RECENT = 500  # rows the dock shows (campaign_ops.recent_traces' limit)
+COLUMNS = ("Step", "Record", "State", "Due", "Done", "Message")
+RECENT = 500  # the newest rows the dock shows: one page of the engine's traces table
+
+
+def cells(row: TraceRow) -> tuple[str, ...]:
+    return (
+        row.activity_name,
+        row.record,
+        row.state,
+        when(row.due_at),
+        when(row.done_at),
+        row.message or "",
+    )
 
 
 def confirm_retry(parent: QWidget, count: int, selected: bool) -> bool:
@@ -63,7 +76,7 @@ class TracesPanel(QWidget):
         self.db = db
         self.clock = clock
         self.campaign_id = 0
-        self._rows: list[dict[str, object]] = []
+        self._rows: tuple[TraceRow, ...] = ()
         self.confirm: Callable[[QWidget, int, bool], bool] = confirm_retry
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -95,39 +108,46 @@ class TracesPanel(QWidget):
         self._retryable = 0
 
     def load(self, campaign_id: int) -> None:
+        """The newest traces, one page from the engine (never the campaign's every trace)."""
         self.campaign_id = campaign_id
-        rows = campaign_ops.recent_traces(self.db, campaign_id, RECENT) if campaign_id else []
+        rows: tuple[TraceRow, ...] = ()
+        total = errors = 0
+        self._retryable = 0
+        if campaign_id:
+            try:
+                rows = tables.trace_page(self.db, campaign_id, Query(), 0, RECENT)
+                total = tables.trace_total(self.db, campaign_id, Query()) or 0
+                errors = tables.trace_total(self.db, campaign_id, Query(state="error")) or 0
+                self._retryable = campaign_ops.retryable_count(self.db, campaign_id)
+            except UserError:  # deleted meanwhile by another process
+                rows, total, errors = (), 0, 0
         self._rows = rows
-        self._retryable = campaign_ops.retryable_count(self.db, campaign_id) if campaign_id else 0
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
-            for c, name in enumerate(FIELDS):
-                value = row.get(name)
-                text = "" if value is None else str(value)
-                if name in ("due", "done_at"):
-                    text = text[:16].replace("T", " ")
+            for c, text in enumerate(cells(row)):
                 self.table.setItem(r, c, QTableWidgetItem(text))
-        errors = sum(1 for row in rows if row.get("state") == "error")
         if not campaign_id:
             self.summary.setText("")
         elif not rows:
             self.summary.setText("No traces yet")
         else:
-            n = len(rows)
-            parts = [f"the {n} most recent traces" if n >= RECENT else f"{n} traces"]
+            shown = f"{total:,} traces"
+            if total > len(rows):
+                shown = f"the {len(rows):,} most recent of {total:,} traces"
+            parts = [shown]
             if errors:
-                parts.append(f"{errors} errored")
+                parts.append(f"{errors:,} errored")
             if self._retryable:
-                parts.append(f"{self._retryable} can be retried")
+                parts.append(f"{self._retryable:,} can be retried")
             self.summary.setText(" · ".join(parts))
         self._update_button()
 
     def selected_errors(self) -> list[int]:
         rows = {i.row() for i in self.table.selectionModel().selectedRows()}
         return [
-            int(self._rows[r]["id"])  # type: ignore[call-overload]
+            self._rows[r].id
             for r in sorted(rows)
-            if r < len(self._rows) and self._rows[r].get("state") == "error"
+            if r < len(self._rows) and self._rows[r].state == "error"
         ]
 
     def _update_button(self) -> None:

@@ -86,7 +86,14 @@ class PagedTable(QWidget):
     ) -> None:
         super().__init__()
         self.db, self.campaign_id, self.noun, self.by_step = db, 0, noun, by_step
-        self.model = PagedModel(columns, self._fetch, self._total)
+        self.model = PagedModel(
+            columns,
+            self._fetch,
+            self._total,
+            lambda q: tables.indexed(q, participants=not by_step),
+        )
+        self.model.loaded.connect(self._loaded)
+        self._fit = False  # size the columns to the next rows that arrive
         self.state = QComboBox()
         self.state.addItem("Any state", None)
         for s in states:
@@ -159,17 +166,27 @@ class PagedTable(QWidget):
             activity=self.step.currentData() if self.by_step else None,
             search=self.search.text().strip(),
         )
+        self._fit = True
         self.model.reload(q)
         self._show_count()
-        self.view.resizeColumnsToContents()
 
     def refresh(self) -> None:
         self.model.refresh()
         self._show_count()
 
+    def _loaded(self) -> None:
+        if self._fit:
+            self._fit = False
+            self.view.resizeColumnsToContents()
+        self._show_count()
+
     def _show_count(self) -> None:
         total, shown = self.model.total, len(self.model.rows)
-        if total is None:
+        if self.model.error:
+            self.count.setText(self.model.error)
+        elif self.model.loading and total is None:
+            self.count.setText("Searching…")
+        elif total is None:
             more = "+" if self.model.canFetchMore() else ""
             self.count.setText(f"{shown:,}{more} found")
         else:

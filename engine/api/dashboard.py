@@ -9,7 +9,9 @@ Python. Test participants and their traces count nowhere here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -79,7 +81,7 @@ def read_kpis(session: Session, campaign_id: int, now: datetime, days: int = 7) 
     start = end - timedelta(days=days)
     before = start - timedelta(days=days)
     current = read_campaign_figures(session, campaign_id).participants
-    people = _participant_moves(session, campaign_id, before, start, end)
+    people = _moves_as_of(session, campaign_id, current, (before, start, end))
     now_msgs = _messages(session, campaign_id, start, end)
     then_msgs = _messages(session, campaign_id, before, start)
     tiles = [
@@ -159,6 +161,40 @@ def _messages(session: Session, cid: int, start: datetime, end: datetime) -> dic
         out[f"sent_{type_}"] = out[f"processed_{type_}"]
     out["sent"] = sum(out[f"sent_{t}"] for t in MESSAGE_TYPES)
     return out
+
+
+_MOVES: OrderedDict[tuple[Any, ...], dict[str, int]] = OrderedDict()
+_MOVES_KEPT = 64
+_MOVES_LOCK = threading.Lock()
+
+
+def _moves_as_of(
+    session: Session, cid: int, now: ParticipantFigures, bounds: tuple[datetime, ...]
+) -> dict[str, int]:
+    """The participant tiles, read again only when the participants changed.
+
+    A live dashboard refreshes on every change of the campaign's traces, while the
+    participant tiles read every participant (100 ms at 200,000). Every change to a
+    participant (a join, a completion, a removal, a deletion) changes the counts kept
+    in participant_stat or the range of their ids (read off an index), so those and the
+    period's bounds say when the last answer, kept per database engine, still holds.
+    """
+    ids = session.execute(
+        select(func.min(P.c.id), func.max(P.c.id)).where(
+            P.c.campaign_id == cid, P.c.is_test == false()
+        )
+    ).one()
+    key = (session.get_bind().engine, cid, bounds, astuple(now), tuple(ids))
+    with _MOVES_LOCK:
+        if key in _MOVES:
+            _MOVES.move_to_end(key)
+            return _MOVES[key]
+    moves = _participant_moves(session, cid, *bounds)
+    with _MOVES_LOCK:
+        _MOVES[key] = moves
+        while len(_MOVES) > _MOVES_KEPT:
+            _MOVES.popitem(last=False)
+    return moves
 
 
 def _participant_moves(

@@ -162,6 +162,10 @@ def test_participants_timeline_and_search(flow, cli, clock) -> None:  # type: ig
     dash.tabs.setCurrentIndex(3)
     dash.participants.search.setText("ann")
     dash.participants.apply_filters()  # the typing pause, without waiting for it
+    # A search reads every row: it runs in the background, answered through the event
+    # loop, so the window has not seen the answer yet.
+    assert dash.participants.model.loading and dash.participants.count.text() == "Searching…"
+    dash.participants.model.wait()
     rows = dash.participants.model.rows
     assert [r.record for r in rows] == ["Ann"]
     assert dash.participants.count.text() == "1 found"

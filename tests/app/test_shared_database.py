@@ -211,7 +211,6 @@ def test_the_database_files_are_refused_unread_as_imports_and_export_targets(
         window.export_dialog()
         assert "cannot be overwritten by an export" in warnings[-1]
     assert not (tmp_path / "journeys.db-journal").exists()
-    assert len(campaign_ops.recent_traces(database, 1)) == 0 or True
     # Nothing was opened: the locks held, another process leaves the WAL alone.
     assert_writes_still_shared(window, db_file, sqlite_url, clock)
 

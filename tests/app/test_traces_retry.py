@@ -63,7 +63,7 @@ def test_retry_from_the_traces_view(
     assert set(w.states(cid, "mail").values()) == {"error"}  # canceled: nothing changed
 
     # one selected errored row of the other activity: only that one, whatever its error
-    div_row = next(i for i, r in enumerate(panel._rows) if r["activity"] == "div")
+    div_row = next(i for i, r in enumerate(panel._rows) if r.activity == "div")
     panel.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     panel.table.selectRow(div_row)
     shown = answer(monkeypatch, QMessageBox.StandardButton.Retry)

@@ -14,9 +14,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def quick(script: str) -> dict[str, Any]:
+def quick(script: str, *args: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), "--quick", "--json"],
+        [sys.executable, str(ROOT / "bench" / script), "--quick", "--json", *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -53,10 +53,12 @@ def positive(result: dict[str, Any], *keys: str) -> None:
 
 
 def test_live_gui_bench_quick() -> None:
-    result = quick("live_gui.py")
-    positive(result, "written", "rate_per_min", "refreshes", "lag_ms")
-    for key in ("stall_max_ms", "stall_p99_ms", "stall_median_ms"):
-        assert isinstance(result[key], (int, float)) and result[key] >= 0, key
+    for args in ((), ("--tab", "traces", "--sort", "record")):  # the second in the background
+        result = quick("live_gui.py", *args)
+        assert (result["tab"], result["sort"]) == (args[1], args[3]) if args else ("steps", "id")
+        positive(result, "written", "rate_per_min", "refreshes", "lag_ms")
+        for key in ("stall_max_ms", "stall_p99_ms", "stall_median_ms"):
+            assert isinstance(result[key], (int, float)) and result[key] >= 0, key
 
 
 def test_canvas_bench_quick() -> None:
@@ -98,5 +100,5 @@ def test_report_bench_quick() -> None:
     assert result["traces"] == 5000
     positive(result, "report_ms", "naive_ms", "refresh_ms", "dashboard_ms")
     positive(result["pages_ms"], *result["pages_ms"])
-    assert len(result["pages_ms"]) == 7
+    assert len(result["pages_ms"]) == 9
     assert result["agree"] is True  # the summary tables and a raw COUNT give the same

@@ -219,3 +219,31 @@ def test_pages_of_another_campaign_show_nothing_of_this_one(w: World) -> None:
     assert all(r.activity == "solo" for r in tables.trace_page(w.db, other, Query()))
     assert tables.trace_total(w.db, other, Query()) == 5
     assert "solo" not in {r.activity for r in tables.trace_page(w.db, cid, Query(), 0, 100)}
+
+
+def test_participant_tiles_follow_every_change_within_the_hour(w: World) -> None:
+    """The participant tiles are kept between refreshes; a join, a completion or a
+    removal at the same moment must still show."""
+    cid = journey(w)
+    now = w.clock.now()
+    first = dashboard.kpis(w.db, cid, now, 7)
+    assert dashboard.kpis(w.db, cid, now, 7) == first  # nothing changed: the same answer
+    w.people("Eve")
+    w.run()  # Eve joins, in the same hour
+    joined = dashboard.kpis(w.db, cid, now, 7)
+    assert joined.tile("joined").value == first.tile("joined").value + 1
+    with w.db.session() as s:  # another process ends Ann's journey, and removes Bob
+        for name, state, column in (
+            ("Ann", "completed", "completed_at"),
+            ("Bob", "removed", "removed_at"),
+        ):
+            rid = s.scalar(select(Contact.id).where(Contact.name == name))
+            s.execute(
+                update(Participant)
+                .where(Participant.campaign_id == cid, Participant.record_id == rid)
+                .values({"state": state, column: now})
+            )
+    moved = dashboard.kpis(w.db, cid, now, 7)
+    assert moved.tile("completed").value == joined.tile("completed").value + 1
+    assert moved.tile("removed").value == joined.tile("removed").value + 1
+    assert moved.tile("running").value == joined.tile("running").value - 2
