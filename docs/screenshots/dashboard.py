@@ -1,7 +1,11 @@
 """The dashboard screenshots: a demo campaign (600 contacts through the Odoo flow over two
 weeks, driven by the command line and recorded interactions), then the real dashboard.
 
-    .venv/bin/python docs/screenshots/dashboard.py [WIDTH HEIGHT]   # offscreen or Xvfb
+    .venv/bin/python docs/screenshots/dashboard.py [WIDTH HEIGHT [TAB]]   # offscreen or Xvfb
+
+TAB (traces or participants) shows that table sorted by record, with its first row
+chosen, and saves dashboard-TAB.png in the temporary folder (to look at, not for the
+README).
 """
 
 import csv
@@ -14,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 sys.path[0] = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 from sqlalchemy import select
 
@@ -121,6 +125,7 @@ app = QApplication(sys.argv[:1])
 from designer.main_window import MainWindow  # after the QApplication
 
 W, H = (int(sys.argv[1]), int(sys.argv[2])) if len(sys.argv) > 2 else (1600, 1000)
+TAB = sys.argv[3] if len(sys.argv) > 3 else ""
 win = MainWindow(Database(URL), clock=FixedClock(NOW))
 win.resize(W, H)
 win.show()
@@ -136,6 +141,15 @@ def dashboard() -> None:
     d = win.dashboard.window
     d.resize(W, H)
     win.canvas.scene.select_keys(["click_sms"])
+    if TAB:
+        table = d.traces if TAB == "traces" else d.participants
+        d.tabs.setCurrentIndex(2 if TAB == "traces" else 3)
+        table.view.horizontalHeader().setSortIndicator(1, Qt.SortOrder.AscendingOrder)
+        table.model.wait()
+        table.view.selectRow(0)
+        out = os.path.join(tempfile.gettempdir(), f"dashboard-{TAB}.png")
+        QTimer.singleShot(800, lambda: save(d, out))
+        return
     QTimer.singleShot(800, lambda: save(d, "dashboard.png"))
 
 
