@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from engine.channels import Channel, Channels, Delivery, OutboundEmail, OutboundSms
-from engine.models import Contact, Interaction, OutboxMessage, Suppression, Trace
+from engine.models import Contact, Interaction, OutboxMessage, Suppression, Tag, Trace
+from engine.models.audience import contact_tag
 from tests.conftest import T0
 
 from .world import World, action, email, sms, tag
@@ -333,3 +334,56 @@ def test_e13_crash_mid_batch_loses_nothing(db, clock) -> None:  # type: ignore[n
     assert ok.sent == []
     with db.session() as s:
         assert s.scalars(select(Interaction)).all() == []
+
+
+@pytest.mark.parametrize("outside", [False, True], ids=["one-transaction", "claimed"])
+def test_an_unexpected_failure_errs_only_its_own_trace(
+    db: Any, clock: Any, monkeypatch: pytest.MonkeyPatch, outside: bool
+) -> None:
+    """A bug met by one participant's step (here, an action raising for Bob) rolls the
+    batch back, then the batch is redone one trace at a time: the others are processed
+    once and go on to their children, only Bob's trace ends in error, with the cause.
+    Both ways a batch runs: in one transaction (the outbox), or claimed first (an
+    outside channel, E13), where no claim may be left behind."""
+    from engine import actions
+
+    if outside:
+        mail = FlakyChannel(0)
+        w = World(db, clock, channels=lambda s, now: Channels(mail, mail))
+    else:
+        w = World(db, clock)
+
+    real = actions.run_server_action
+    w.people("Ann", "Bob")  # a batch of two: the smallest one to split
+    with w.db.read() as s:
+        bob = s.scalar(select(Contact.id).where(Contact.name == "Bob"))
+    calls: list[int] = []
+
+    def flaky(ctx, plan, act, content, rows):  # type: ignore[no-untyped-def]
+        calls.append(len(rows))
+        if act.key == "a" and any(r.record_id == bob for r in rows):
+            raise RuntimeError("boom")
+        return real(ctx, plan, act, content, rows)
+
+    monkeypatch.setattr(actions, "run_server_action", flaky)
+    cid = w.campaign(
+        action("a", tag("Done")), action("b", tag("Next"), parent="a", trigger="activity")
+    )
+    stats = w.run()
+    assert w.states(cid, "a") == {"Ann": "processed", "Bob": "error"}
+    assert w.messages(cid, "a")["Bob"] == "RuntimeError: boom"
+    assert calls[:3] == [2, 1, 1]  # the batch, then each trace alone
+    # Ann's child (due at once) ran in the same pass
+    assert stats.executed == 3 and dict(stats.by_state) == {"processed": 2, "error": 1}
+    assert stats.campaigns == {cid}
+    assert w.states(cid, "b") == {"Ann": "processed"}
+    with w.db.read() as s:
+        rows = s.execute(
+            select(Contact.name, Tag.name)
+            .join(contact_tag, contact_tag.c.contact_id == Contact.id)
+            .join(Tag, Tag.id == contact_tag.c.tag_id)
+        ).all()
+        claimed = s.scalar(select(func.count()).where(Trace.claimed_by.is_not(None)))
+    assert claimed == 0
+    # each processed step tagged once; the rolled-back batch left nothing, Bob no tag
+    assert sorted(rows) == [("Ann", "Done"), ("Ann", "Next")]

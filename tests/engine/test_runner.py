@@ -128,3 +128,50 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_next_due_is_the_earliest_dated_step_the_engine_may_run(db, clock) -> None:  # type: ignore[no-untyped-def]
+    """The runner sleeps until ``next_due``: it must be the earliest scheduled step with
+    a date, of a running campaign or a draft's test participant, and nothing else."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from engine.executor import next_due
+    from engine.models import Trace
+
+    w = World(db, clock)
+    ann, _bob = w.people("Ann", "Bob")
+    assert next_due(db) is None
+    running = w.campaign(action("a", tag("A"), delay=5))  # both due in 5 hours
+    w.run()
+    soon = clock.now() + timedelta(hours=5)
+    assert next_due(db) == soon
+    with db.session() as s:  # Bob's step: earlier, but waiting for an event (no date)…
+        bob_trace = s.scalar(select(Trace.id).where(Trace.campaign_id == running).limit(1))
+        s.execute(update(Trace).where(Trace.id == bob_trace).values(due_at=None))
+    assert next_due(db) == soon
+    with db.session() as s:  # …or already done: neither wakes the runner
+        s.execute(
+            update(Trace)
+            .where(Trace.campaign_id == running, Trace.id != bob_trace)
+            .values(state="processed")
+        )
+    assert next_due(db) is None
+    # A stopped campaign's steps never run; a draft's only for its test participants.
+    later = w.campaign(action("b", tag("B"), delay=2))
+    w.run()
+    assert next_due(db) == clock.now() + timedelta(hours=2)
+    slow = w.campaign(action("s", tag("S"), delay=9))
+    w.run()
+    assert next_due(db) == clock.now() + timedelta(hours=2)  # the earliest, not the last
+    w.stop(slow)
+    w.stop(later)
+    assert next_due(db) is None
+    draft = w.campaign(action("c", tag("C"), delay=1), start=False)
+    with db.session() as s:
+        campaigns.launch_test(s, s.get(Campaign, draft), ann, clock.now())
+    assert next_due(db) == clock.now() + timedelta(hours=1)
+    with db.session() as s:  # a real participant's step in a draft does not count
+        s.execute(update(Trace).where(Trace.campaign_id == draft).values(is_test=False))
+    assert next_due(db) is None
