@@ -38,6 +38,10 @@ def _count(text: str) -> int:
     return _ascii_int(text, 1, 1_000_000_000)
 
 
+def _days(text: str) -> int:
+    return _ascii_int(text, 1, 3660)
+
+
 def _port(text: str) -> int:
     return _ascii_int(text, 0, 65_535)
 
@@ -52,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
         help="database URL (default: $JOURNEYS_DB or the SQLite file in your data directory)",
     )
     p.add_argument("--now", help="ISO-8601 instant every decision of this command uses")
+    p.add_argument(
+        "--read-only",
+        action="store_true",
+        help="open the database to look, never to write (any edit is refused)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -59,6 +68,18 @@ def _parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_, description=help_)
 
     cmd("gui", "open the designer (the embedded engine runs while it is open)")
+    c = cmd(
+        "dashboard",
+        "open the managers' overview of every campaign (no engine, no editing); "
+        "it follows the database as others write to it",
+    )
+    c.add_argument("campaign", nargs="?", help="also open this campaign's dashboard")
+    c.add_argument(
+        "--read-only",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="open the database so that this program can never write to it",
+    )
     cmd("init", "create or migrate the database")
 
     c = cmd("import", "import a campaign file as a new draft campaign; prints its id")
@@ -144,9 +165,20 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("campaign")
     c.add_argument("--record", required=True, metavar="REF")
 
-    c = cmd("report", "a campaign's counters")
+    c = cmd("report", "a campaign's counters, or its dashboard as a PDF report")
     c.add_argument("campaign")
     c.add_argument("--json", action="store_true")
+    c.add_argument(
+        "--pdf",
+        metavar="FILE",
+        help="write the dashboard report (KPIs, journey, steps, plot, links) to FILE.pdf",
+    )
+    c.add_argument(
+        "--days",
+        type=_days,
+        default=7,
+        help="the report's period in days, against the one before (default 7)",
+    )
 
     c = cmd("traces", "a campaign's traces")
     c.add_argument("campaign")

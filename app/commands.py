@@ -36,11 +36,12 @@ class Ctx:
         else:
             self.clock = SystemClock()
         self._db: Database | None = None
+        self.read_only = bool(getattr(args, "read_only", False))
 
     @property
     def db(self) -> Database:
         if self._db is None:
-            self._db = Database(self.args.db)
+            self._db = Database(self.args.db, read_only=self.read_only)
         return self._db
 
     def now(self):  # type: ignore[no-untyped-def]
@@ -66,7 +67,17 @@ def dispatch(command: str, args: argparse.Namespace) -> int:
 def cmd_gui(ctx: Ctx) -> int:
     from app.gui import run_gui
 
-    return run_gui(ctx.args.db)
+    return run_gui(ctx.args.db, ctx.read_only)
+
+
+def cmd_dashboard(ctx: Ctx) -> int:
+    from app.gui import run_dashboard
+
+    campaign_id = None
+    if ctx.args.campaign:
+        with ctx.db.read() as s:
+            campaign_id = campaigns.find_campaign(s, ctx.args.campaign).id
+    return run_dashboard(ctx.db, ctx.clock, campaign_id)
 
 
 def cmd_init(ctx: Ctx) -> int:
@@ -408,6 +419,12 @@ def cmd_report(ctx: Ctx) -> int:
     with ctx.db.read() as s:
         c = campaigns.find_campaign(s, ctx.args.campaign)
         report = figures.read_campaign_figures(s, c.id).as_report()
+    if ctx.args.pdf:
+        from designer.dashboard.report_pdf import write_report
+
+        pages = write_report(ctx.db, ctx.clock, c.id, ctx.args.pdf, ctx.args.days)
+        print(f"wrote {ctx.args.pdf} ({pages} page{'' if pages == 1 else 's'})", file=sys.stderr)
+        return 0
     if ctx.args.json:
         print_json(report)
         return 0
@@ -608,6 +625,7 @@ HANDLERS = {
     "event": cmd_event,
     "test": cmd_test,
     "report": cmd_report,
+    "dashboard": cmd_dashboard,
     "traces": cmd_traces,
     "render": cmd_render,
     "outbox": cmd_outbox,

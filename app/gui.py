@@ -15,7 +15,14 @@ from PySide6.QtWidgets import QApplication
 
 from designer import theme
 from designer.campaign_list import CampaignRow, load_campaigns
-from designer.main_window import APPLICATION, ORGANIZATION, MainWindow, describe_location
+from designer.main_window import (
+    APPLICATION,
+    ORGANIZATION,
+    MainWindow,
+    describe_location,
+    remembered_read_only,
+)
+from engine.clock import Clock
 from engine.db import Database, default_url
 from engine.runner import EngineRunner
 
@@ -36,7 +43,7 @@ def _new_application() -> QApplication:
     return app
 
 
-def run_gui(db_url: str | None) -> int:
+def run_gui(db_url: str | None, read_only: bool = False) -> int:
     """Open the main window on ``db_url`` (default: the user's SQLite file) until it closes.
 
     The database is created or migrated first; engine errors (UserError, EngineFailure)
@@ -46,17 +53,40 @@ def run_gui(db_url: str | None) -> int:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     theme.install()  # the remembered Light/Dark/System choice, followed live from now on
-    db = Database(db_url or default_url())
-    runner = EngineRunner(db, tracking=True)
+    read_only = read_only or remembered_read_only()
+    db = Database(db_url or default_url(), read_only=read_only)
+    # Read-only runs no engine: it looks at what other processes write.
+    runner = None if read_only else EngineRunner(db, tracking=True)
     try:
         window = MainWindow(db, runner)
         window.show()
-        runner.start()
+        if runner is not None:
+            runner.start()
         code = app.exec()
         # Quit order: stop the engine and join its thread, then tear the window down.
         window.shutdown()
         window.deleteLater()
         return int(code)
     finally:
-        runner.stop()
+        if runner is not None:
+            runner.stop()
         db.dispose()
+
+
+def run_dashboard(db: Database, clock: Clock, campaign_id: int | None = None) -> int:
+    """The managers' overview (``journeys dashboard``): no engine runs, nothing is edited;
+    with ``--read-only`` the database itself is opened so that it cannot be written."""
+    from designer.dashboard.overview import OverviewWindow
+
+    app = QApplication.instance() or _new_application()
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    theme.install()
+    window = OverviewWindow(db, clock)
+    window.show()
+    if campaign_id is not None:
+        window.open_dashboard(campaign_id)
+    code = app.exec()
+    window.close()
+    window.deleteLater()
+    return int(code)

@@ -83,6 +83,30 @@ CONTEXT_ACTIONS = (
     "restore",
     "delete_campaign",
 )
+# What read-only mode hides: every action that would change the database.
+EDITING_ACTIONS = (
+    "new",
+    "new_from_template",
+    "import",
+    "import_records",
+    "settings",
+    "undo",
+    "redo",
+    "cut",
+    "paste",
+    "duplicate",
+    "delete",
+    "arrange",
+    "start",
+    "stop",
+    "duplicate_campaign",
+    "rename",
+    "archive",
+    "restore",
+    "delete_campaign",
+)
+READ_ONLY_HIDES = ("history", "test")  # docks whose every use is an edit
+READ_ONLY_SETTING = "main/read_only"
 Yes = QMessageBox.StandardButton.Yes
 CONTENT_LIVE = "Saved. The campaign is running: messages sent from now on use the new content."
 GALLERY_HIDES = ("inspector", "problems", "traces", "test")
@@ -90,9 +114,18 @@ GALLERY_HIDES = ("inspector", "problems", "traces", "test")
 
 def describe_location(db: Database) -> str:
     url = db.engine.url
-    if url.get_backend_name() == "sqlite":
-        return f"SQLite database {url.database or ':memory:'}"
-    return f"{url.get_backend_name()} database {url.render_as_string(hide_password=True)}"
+    where = (
+        f"SQLite database {db.sqlite_file or ':memory:'}"
+        if url.get_backend_name() == "sqlite"
+        else f"{url.get_backend_name()} database {url.render_as_string(hide_password=True)}"
+    )
+    return where + (" (read-only)" if db.read_only else "")
+
+
+def remembered_read_only() -> bool:
+    """The app's read-only setting (File ▸ Open Read-Only), read when it starts."""
+    value = QSettings(ORGANIZATION, APPLICATION).value(READ_ONLY_SETTING, False)
+    return value in (True, "true", "1", 1)
 
 
 class MainWindow(CampaignCommands, QMainWindow):
@@ -101,6 +134,9 @@ class MainWindow(CampaignCommands, QMainWindow):
     ) -> None:
         super().__init__()
         self.db = db
+        # Read-only: the database is open to look (engine.db refuses every edit); the
+        # window hides what would edit and runs no engine of its own.
+        self.read_only = db.read_only
         self.runner = runner
         self.clock = clock or (runner.clock if runner else SystemClock())
         self.canvas: CanvasWidget | None = None
@@ -169,6 +205,10 @@ class MainWindow(CampaignCommands, QMainWindow):
 
         self.set_inspector(InspectorPanel())
         self._make_actions()
+        if self.read_only:
+            self.setWindowTitle("Journeys (read-only)")
+            self.traces.retry_button.hide()
+            self.inspector_dock.widget().setEnabled(False)
         self.refresh()
         self._restore()
 
@@ -222,6 +262,15 @@ class MainWindow(CampaignCommands, QMainWindow):
             a("export_svg", "Export Diagram as S&VG…", lambda: self.export_diagram("svg"))
         )
         menu.addAction(a("import_records", "Import &Records…", self.import_records))
+        menu.addSeparator()
+        read_only = a("read_only", "Open Read-Only", self._remember_read_only)
+        read_only.setCheckable(True)
+        read_only.setChecked(self.read_only or remembered_read_only())
+        read_only.setToolTip(
+            "From the next start, open the database to look, never to edit "
+            "(as journeys --read-only gui)"
+        )
+        menu.addAction(read_only)
         menu.addSeparator()
         settings_ = a("settings", "&Settings…", self.open_settings, K.Preferences)
         settings_.setMenuRole(QAction.MenuRole.PreferencesRole)
@@ -335,7 +384,7 @@ class MainWindow(CampaignCommands, QMainWindow):
             return
         self._close_canvas()
         if campaign_id:
-            canvas = CanvasWidget(self.db, campaign_id, self.clock)
+            canvas = CanvasWidget(self.db, campaign_id, self.clock, read_only=self.read_only)
             for widget in (canvas, canvas.view):  # the window's menus own the shortcuts
                 for action in widget.actions():
                     widget.removeAction(action)
@@ -466,8 +515,23 @@ class MainWindow(CampaignCommands, QMainWindow):
         self.actions_by_name["archive"].setVisible(not archived)
         self.actions_by_name["restore"].setVisible(archived)
         self.actions_by_name["restore"].setEnabled(archived)
+        if self.read_only:
+            for name in EDITING_ACTIONS:
+                self.actions_by_name[name].setVisible(False)
+                self.actions_by_name[name].setEnabled(False)
+            for name in READ_ONLY_HIDES:
+                self.docks[name].hide()
+                self.docks[name].toggleViewAction().setVisible(False)
         if self.canvas is None:
             self._show_empty()
+
+    def _remember_read_only(self, on: bool) -> None:
+        settings = QSettings(ORGANIZATION, APPLICATION)
+        settings.setValue(READ_ONLY_SETTING, bool(on))
+        settings.sync()
+        when = "from the next start" if on != self.read_only else "as now"
+        mode = "read-only" if on else "for editing"
+        self.statusBar().showMessage(f"Journeys opens the database {mode} {when}.", 8000)
 
     def restore_campaign(self) -> None:
         """Bring the selected archived campaign back to the list (Odoo's Unarchive)."""
@@ -502,6 +566,8 @@ class MainWindow(CampaignCommands, QMainWindow):
         self.dashboard.changed(ids)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self.read_only:  # a dropped file would be imported
+            return
         if any(u.toLocalFile().endswith(".json") for u in event.mimeData().urls()):
             event.acceptProposedAction()
 

@@ -7,6 +7,7 @@ a database stamped by a newer Journeys is refused rather than damaged.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .errors import DatabaseBusy, EngineFailure, UserError
+from .errors import DatabaseBusy, EngineFailure, ReadOnly, UserError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SUPPORTED_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
@@ -89,11 +90,22 @@ def default_url() -> str:
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    _sqlite_setup(dbapi_connection, read_only=False)
+
+
+def _sqlite_on_connect_read_only(dbapi_connection: Any, _record: Any) -> None:
+    _sqlite_setup(dbapi_connection, read_only=True)
+
+
+def _sqlite_setup(dbapi_connection: Any, *, read_only: bool) -> None:
     # pysqlite's own transaction handling would defer BEGIN; we emit it ourselves so
     # SAVEPOINTs and BEGIN IMMEDIATE behave (SQLAlchemy's documented recipe).
     dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    if read_only:  # choosing the journal is a write; the writers chose WAL already
+        cur.execute("PRAGMA query_only=ON")
+    else:
+        cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     # How long to wait for another program's write lock before giving up.
     cur.execute(f"PRAGMA busy_timeout={int(os.environ.get('JOURNEYS_BUSY_TIMEOUT_MS', '10000'))}")
@@ -114,8 +126,12 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    """An Engine for ``url`` (default :func:`default_url`) with our per-connection setup."""
+def make_engine(url: str | None = None, *, read_only: bool = False, **kwargs: Any) -> Engine:
+    """An Engine for ``url`` (default :func:`default_url`) with our per-connection setup.
+
+    ``read_only`` opens a SQLite file with ``mode=ro``, so this process cannot write to it
+    whatever it runs (the file must exist), and a PostgreSQL session with
+    ``default_transaction_read_only``, so the server refuses any write."""
     raw = normalize_url(url or default_url())
     try:
         parsed = make_url(raw)
@@ -130,6 +146,11 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
             "a file path (/path/to/file.db, ~/file.db), sqlite:///PATH/TO/FILE.db, "
             "postgresql://USER@HOST/DATABASE or postgresql+psycopg://USER@HOST/DATABASE"
         )
+    if parsed.get_backend_name() == "sqlite" and read_only:
+        engine = create_engine(_read_only_sqlite(parsed), **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect_read_only)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             folder = Path(parsed.database).expanduser().parent
@@ -144,8 +165,32 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
     else:
         kwargs.setdefault("pool_pre_ping", True)
+        if read_only:
+            options = "-c default_transaction_read_only=on"
+            kwargs.setdefault("connect_args", {})["options"] = options
         engine = create_engine(parsed, **kwargs)
     return engine
+
+
+def sqlite_file(engine: Engine) -> str | None:
+    """The path of the SQLite file behind ``engine``; None for memory or PostgreSQL."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    if url.query.get("uri") == "true" and url.database.startswith("file:"):
+        return urllib.parse.unquote(url.database.removeprefix("file:").split("?", 1)[0])
+    return url.database
+
+
+def _read_only_sqlite(parsed: Any) -> Any:
+    """The SQLite URL as a ``file:`` URI in ``mode=ro``: an existing file, never written."""
+    if not parsed.database or parsed.database == ":memory:":
+        raise UserError("a read-only database must be a file that exists")
+    path = Path(parsed.database).expanduser().resolve()
+    if not path.is_file():
+        raise UserError(f"no database at {path}: read-only mode opens an existing file")
+    uri = "file:" + urllib.parse.quote(str(path)) + "?mode=ro"
+    return parsed.set(database=uri, query={"uri": "true"})
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -191,6 +236,33 @@ def migrate(engine: Engine) -> None:
             raise EngineFailure(f"cannot migrate the database: {exc.orig}") from None
 
 
+def check_schema(engine: Engine) -> None:
+    """A database opened read-only cannot be migrated: it must be at this version's head."""
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    try:
+        current = schema_revision(engine)
+    except OperationalError as exc:
+        if is_busy(exc):
+            raise DatabaseBusy() from exc
+        raise UserError(f"cannot open the database {engine.url!r} read-only: {exc.orig}") from None
+    except DatabaseError as exc:
+        raise UserError(f"{engine.url!r} cannot be opened as a database: {exc.orig}") from None
+    head = script.get_current_head()
+    if current is None:
+        raise UserError("the database is empty: there is nothing to look at read-only")
+    if current != head:
+        newer = not _known(script, current)
+        raise UserError(
+            f"the database schema (revision {current}) is "
+            + (
+                "newer than this version of Journeys understands; upgrade Journeys"
+                if newer
+                else f"older than this version's ({head}); open it once without --read-only "
+                "to upgrade it"
+            )
+        )
+
+
 def _known(script: ScriptDirectory, revision: str) -> bool:
     try:
         return script.get_revision(revision) is not None
@@ -201,9 +273,19 @@ def _known(script: ScriptDirectory, revision: str) -> bool:
 class Database:
     """An Engine plus a session factory; sessions are short and never cross threads."""
 
-    def __init__(self, url: str | None = None, *, migrate_schema: bool = True, **kwargs: Any):
-        self.engine = make_engine(url, **kwargs)
-        if migrate_schema:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        migrate_schema: bool = True,
+        read_only: bool = False,
+        **kwargs: Any,
+    ):
+        self.read_only = read_only
+        self.engine = make_engine(url, read_only=read_only, **kwargs)
+        if read_only:
+            check_schema(self.engine)
+        elif migrate_schema:
             migrate(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Read-only work (listings, reports, the GUI) never blocks the engine's writers.
@@ -215,9 +297,19 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def sqlite_file(self) -> str | None:
+        """The SQLite file's path (also when opened read-only, as a ``file:`` URI)."""
+        return sqlite_file(self.engine)
+
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: commits on success, rolls back on error."""
+        """A unit of work: commits on success, rolls back on error.
+
+        Every edit goes through here, so a read-only database refuses them all here,
+        before the first statement (the file or server would refuse it too)."""
+        if self.read_only:
+            raise ReadOnly()
         with self.sessions() as session, session.begin():
             yield session
 

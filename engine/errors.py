@@ -18,6 +18,17 @@ class UserError(JourneysError):
     """The input was wrong: a file, a filter, an argument. Nothing was changed."""
 
 
+class ReadOnly(UserError):
+    """An edit asked of a database opened to look only (``journeys dashboard --read-only``,
+    the app's read-only setting): refused before anything is written."""
+
+    def __init__(self, what: str = "") -> None:
+        super().__init__(
+            f"{what + ': ' if what else ''}the database is open read-only "
+            "(to look, not to edit); open it without --read-only to change anything"
+        )
+
+
 class EngineFailure(JourneysError):
     """Something failed at run time (locked database, dead server...)."""
 

@@ -34,13 +34,17 @@ class CanvasWidget(QWidget):
         campaign_id: int,
         clock: Clock | None = None,
         parent: QWidget | None = None,
+        *,
+        read_only: bool = False,
     ) -> None:
         super().__init__(parent)
         self.clock = clock or SystemClock()
+        self.read_only = read_only
         self.spark_hourly = False  # sparklines over 48 hours instead of 15 days
         self.document = CampaignDocument(db, campaign_id, self.clock, self)
         self.editor = CampaignEditor(self.document, self)
-        self.scene = CampaignScene(self.document, self.editor, self)
+        # Read-only: a scene without an editor (no drags, no handles, no drops).
+        self.scene = CampaignScene(self.document, None if read_only else self.editor, self)
         self.view = CanvasView(self.scene, self)
         self.minimap = Minimap(self.view)
         self.view.overlays.append(self.minimap)
@@ -51,6 +55,7 @@ class CanvasWidget(QWidget):
         box.setSpacing(0)
         box.addWidget(self.activity_palette)
         box.addWidget(self.view, 1)
+        self.activity_palette.setVisible(not read_only)
         self.actions_by_name: dict[str, QAction] = {}
         self._make_actions()
         self.refresh_stats()

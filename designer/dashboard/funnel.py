@@ -37,7 +37,10 @@ class FunnelView(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.steps: tuple[FunnelStep, ...] = ()
-        self.hint = "Select a step on the canvas: the funnel follows the path to it."
+        self.hint = (
+            "Select a step (on the canvas or in the table above): "
+            "the funnel follows the path to it."
+        )
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
 
     def show_steps(self, steps: tuple[FunnelStep, ...]) -> None:

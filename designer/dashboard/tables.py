@@ -140,6 +140,10 @@ class PagedTable(QWidget):
         box.addWidget(self.view, 1)
 
     # --- the engine ------------------------------------------------------------------------
+    def fetch_page(self, query: Query, offset: int, limit: int) -> Sequence[object]:
+        """One page of rows from the engine (the model's reads, and the CSV export's)."""
+        return self._fetch(query, offset, limit)
+
     def _fetch(self, query: Query, offset: int, limit: int) -> Sequence[object]:
         if not self.campaign_id:
             return ()

@@ -10,6 +10,8 @@ own, it watches the database itself. Only the tab on screen reloads its table.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -19,6 +21,8 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QMainWindow,
+    QMenu,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QTableWidget,
@@ -36,6 +40,7 @@ from engine.db import Database
 from engine.errors import UserError
 
 from ..live import LiveFigures
+from .exports import every_page, save_plot, table_rows, write_csv
 from .funnel import FunnelView
 from .plots import StepPlot
 from .tables import PARTICIPANT_COLUMNS, TRACE_COLUMNS, PagedTable
@@ -111,6 +116,16 @@ class DashboardWindow(QMainWindow):
         head.addWidget(self.updated)
         head.addWidget(self.period)
         head.addWidget(refresh)
+        self.export_button = QPushButton("Export")
+        self.export_button.setToolTip("Save the plot, the table shown or the whole report")
+        menu = QMenu(self.export_button)
+        menu.addAction("Plot as PNG…", lambda: self._ask("plot", "PNG image (*.png)", ".png"))
+        menu.addAction("Plot as SVG…", lambda: self._ask("plot", "SVG image (*.svg)", ".svg"))
+        menu.addAction("Table as CSV…", lambda: self._ask("table", "CSV file (*.csv)", ".csv"))
+        menu.addSeparator()
+        menu.addAction("Report as PDF…", lambda: self._ask("pdf", "PDF document (*.pdf)", ".pdf"))
+        self.export_button.setMenu(menu)
+        head.addWidget(self.export_button)
 
         self.tiles = KpiTiles()
         self.tabs = QTabWidget()
@@ -169,7 +184,7 @@ class DashboardWindow(QMainWindow):
         self.plot = StepPlot()
         self.plot.period.currentIndexChanged.connect(self._reload_series)
         self.funnel = FunnelView()
-        funnel_box = QGroupBox("Funnel to the step selected on the canvas")
+        funnel_box = QGroupBox("Funnel to the selected step")
         QVBoxLayout(funnel_box).addWidget(self.funnel)
         lower = QSplitter(Qt.Orientation.Horizontal)
         lower.addWidget(self.plot)
@@ -313,6 +328,55 @@ class DashboardWindow(QMainWindow):
     @staticmethod
     def _path(t: dashboard.Timeline | None) -> dict[str, str] | None:
         return None if t is None else {s.key: s.state for s in t.steps}
+
+    # --- exports ---------------------------------------------------------------------------
+    TABS = ("steps", "links", "traces", "participants")
+
+    def _ask(self, kind: str, name_filter: str, suffix: str) -> None:
+        from ..file_dialogs import save_file_name
+
+        name = self.figures.name if self.figures else "dashboard"
+        part = {"plot": "plot", "table": self.TABS[self.tabs.currentIndex()], "pdf": "report"}
+        chosen = save_file_name(self, "Export", f"{name} {part[kind]}{suffix}", name_filter)
+        if not chosen:
+            return
+        path = Path(chosen if chosen.lower().endswith(suffix) else chosen + suffix)
+        try:
+            done = {"plot": self.export_plot, "table": self.export_table, "pdf": self.export_pdf}
+            said = done[kind](path)
+        except UserError as exc:
+            QMessageBox.warning(self, "Export", str(exc))
+            return
+        self.statusBar().showMessage(said, 8000)
+
+    def export_plot(self, path: Path) -> str:
+        size = save_plot(self.plot.plot, path)
+        return f"Saved {path.name} ({size.width()}×{size.height()})"
+
+    def export_table(self, path: Path) -> str:
+        """The table shown as CSV: every row its filters match, not only those loaded."""
+        tab = self.TABS[self.tabs.currentIndex()]
+        if tab in ("steps", "links"):
+            headings, rows = table_rows(self.steps if tab == "steps" else self.links)
+            n = write_csv(path, headings, rows)
+        else:
+            table = self.traces if tab == "traces" else self.participants
+            columns = table.model.columns
+            n = write_csv(
+                path,
+                [c[0] for c in columns],
+                (
+                    [text(row) for _h, _k, text in columns]
+                    for row in every_page(table.fetch_page, table.model.query)
+                ),
+            )
+        return f"Saved {n:,} row{'' if n == 1 else 's'} to {path.name}"
+
+    def export_pdf(self, path: Path) -> str:
+        from .report_pdf import write_report
+
+        pages = write_report(self.db, self.clock, self.campaign_id, path, self.days)
+        return f"Saved the report to {path.name} ({pages} page{'' if pages == 1 else 's'})"
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.live is not None:

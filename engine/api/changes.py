@@ -33,8 +33,8 @@ class ChangeWatcher:
         self._pending: set[int] = set()
         url = db.engine.url
         if db.dialect == "sqlite":
-            path = url.database
-            if path and path != ":memory:":
+            path = db.sqlite_file
+            if path:
                 self._sqlite = sqlite3.connect(
                     f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=1.0
                 )
