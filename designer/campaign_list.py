@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from PySide6.QtCore import QPoint, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QAction, QPalette, QResizeEvent, QStandardItem, QStandardItemModel
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QPalette,
+    QResizeEvent,
+    QStandardItem,
+    QStandardItemModel,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -56,6 +63,8 @@ class CampaignRow:
     participants: int
     archived: bool = False
     updated_at: datetime | None = None
+    engine_error: str | None = None  # set aside by the engine (engine.campaign_faults)
+    engine_retry_at: datetime | None = None
 
 
 def load_campaigns(db: Database, *, archived: bool = False) -> list[CampaignRow]:
@@ -65,13 +74,19 @@ def load_campaigns(db: Database, *, archived: bool = False) -> list[CampaignRow]
     """
     count = func.count(Participant.id)
     cols = (Campaign.id, Campaign.name, Campaign.target, Campaign.state)
+    extra = (
+        Campaign.archived,
+        Campaign.updated_at,
+        Campaign.engine_error,
+        Campaign.engine_retry_at,
+    )
     query = (
-        select(*cols, count, Campaign.archived, Campaign.updated_at)
+        select(*cols, count, *extra)
         .outerjoin(
             Participant,
             and_(Participant.campaign_id == Campaign.id, Participant.is_test == false()),
         )
-        .group_by(*cols, Campaign.archived, Campaign.updated_at)
+        .group_by(*cols, *extra)
         .order_by(Campaign.id)
     )
     if not archived:
@@ -203,7 +218,18 @@ class CampaignList(QWidget):
         state = row.state
         if row.archived:  # a running one says both: it runs although put away
             state = "running · archived" if row.state == "running" else "archived"
+        if row.engine_error:
+            state += " · set aside"
         items = [QStandardItem(v) for v in (row.name, state, "", changed)]
+        if row.engine_error:
+            retry = (
+                f"It tries again after {row.engine_retry_at:%Y-%m-%d %H:%M} UTC, or at once "
+                "when you edit the campaign."
+                if row.engine_retry_at
+                else "It tries again when you edit the campaign."
+            )
+            items[1].setToolTip(f"{row.engine_error}\n{retry}")
+            items[1].setForeground(QColor("#B91C1C"))
         items[2].setData(row.participants, Qt.ItemDataRole.DisplayRole)
         items[2].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         when = f" · changed {row.updated_at:%Y-%m-%d %H:%M} UTC" if row.updated_at else ""

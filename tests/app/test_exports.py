@@ -163,3 +163,34 @@ def test_the_overview_as_csv(seeded, qtbot: QtBot, tmp_path: Path) -> None:  # t
     assert rows[1][:-1] == window.rows()[0]
     assert len(rows[1][-1].split()) == 7  # a number for each day of the period
     window.close()
+
+
+def test_the_export_menu_asks_for_a_file_and_says_what_it_saved(
+    dash: DashboardWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+
+    def answer(_parent, _caption, suggested, _filter):  # type: ignore[no-untyped-def]
+        asked.append(suggested)
+        return str(tmp_path / "chosen")  # no suffix typed: the format's is added
+
+    monkeypatch.setattr("designer.file_dialogs.save_file_name", answer)
+    menu = dash.export_button.menu()
+    by_text = {a.text(): a for a in menu.actions()}
+    assert list(by_text) == ["Plot as PNG…", "Plot as SVG…", "Table as CSV…", "", "Report as PDF…"]
+    by_text["Table as CSV…"].trigger()
+    assert asked[-1] == "Report bench steps.csv"
+    assert (tmp_path / "chosen.csv").exists()
+    assert dash.statusBar().currentMessage() == "Saved 5 rows to chosen.csv"
+    by_text["Report as PDF…"].trigger()
+    assert len(PdfReader(tmp_path / "chosen.pdf").pages) >= 1
+    warned: list[str] = []
+    monkeypatch.setattr(
+        "designer.dashboard.window.QMessageBox.warning",
+        lambda _p, _t, text: warned.append(text),
+    )
+    monkeypatch.setattr(
+        "designer.file_dialogs.save_file_name", lambda *a: str(tmp_path / "gone" / "x.png")
+    )
+    by_text["Plot as PNG…"].trigger()
+    assert warned and "no such folder" in warned[-1]

@@ -372,6 +372,7 @@ def test_an_unexpected_failure_errs_only_its_own_trace(
     stats = w.run()
     assert w.states(cid, "a") == {"Ann": "processed", "Bob": "error"}
     assert w.messages(cid, "a")["Bob"] == "RuntimeError: boom"
+    assert w.traces(cid, "a")["Bob"]["done"] == clock.now()  # when it failed, shown as done
     assert calls[:3] == [2, 1, 1]  # the batch, then each trace alone
     # Ann's child (due at once) ran in the same pass
     assert stats.executed == 3 and dict(stats.by_state) == {"processed": 2, "error": 1}
