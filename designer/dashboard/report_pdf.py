@@ -201,8 +201,9 @@ def write_report(
     series = figures.series(db, campaign_id, now)
     links = figures.links(db, campaign_id)
     tmp = path.with_name(f".{path.name}.part")
-    pages = Pages(tmp, f"{fig.name} — Journeys report")
+    pages: Pages | None = None
     try:
+        pages = Pages(tmp, f"{fig.name} — Journeys report")
         pages.text(fig.name, 20, bold=True)
         span = "the last 24 hours" if days == 1 else f"the last {days} days"
         pages.text(
@@ -251,7 +252,7 @@ def write_report(
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
-        if pages.painter.isActive():
+        if pages is not None and pages.painter.isActive():
             pages.painter.end()
         if tmp.exists():
             tmp.unlink()

@@ -128,3 +128,35 @@ def test_journeys_dashboard_read_only_refuses_edits(two, db_url: str, capsys) ->
     code = main(["--db", db_url, "--read-only", "report", str(flow), "--json"])
     out, err = capsys.readouterr()
     assert code == 0 and '"Odoo flow"' in out
+
+
+def test_journeys_dashboard_opens_the_overview_and_a_campaign(
+    two, db_url: str, qapp, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The command itself: the overview, read-only, with the campaign asked for open.
+    The application's event loop is not entered (it would end the test session's):
+    ``exec`` is replaced by a look at the windows the command opened."""
+    from PySide6.QtWidgets import QApplication
+
+    flow, _quiet = two
+    seen: list[tuple[str, str]] = []
+
+    def look(_app: object) -> int:
+        QApplication.processEvents()
+        seen.extend(
+            (w.objectName(), w.windowTitle())
+            for w in QApplication.topLevelWidgets()
+            if w.isVisible() and w.objectName() in ("overview-window", "dashboard-window")
+        )
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", look)
+    assert main(["--db", db_url, "--now", T0, "dashboard", str(flow), "--read-only"]) == 0
+    assert ("overview-window", "Journeys — all campaigns (read-only)") in seen
+    assert ("dashboard-window", "Dashboard — Odoo flow") in seen
+    QApplication.processEvents()  # the windows closed by the command are gone
+    assert not [
+        w
+        for w in QApplication.topLevelWidgets()
+        if w.isVisible() and w.objectName() in ("overview-window", "dashboard-window")
+    ]

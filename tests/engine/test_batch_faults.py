@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select, update
 
 from engine import editing, settings
+from engine.channels import Channels
 from engine.channels.breaker import BREAKERS, Breakers
 from engine.clock import FixedClock
 from engine.db import Database
@@ -211,10 +212,21 @@ def test_one_broken_campaign_is_set_aside_logged_once_and_the_others_run(
         assert (c.engine_error, c.engine_failures, c.engine_retry_at) == (None, 0, None)
 
 
+@pytest.mark.parametrize("outside", [False, True], ids=["one-transaction", "claimed"])
 def test_a_campaign_whose_plan_cannot_be_read_gives_its_traces_back_untouched(
-    db: Database, clock: FixedClock
+    db: Database, clock: FixedClock, outside: bool
 ) -> None:
-    w = World(db, clock)
+    """Both ways a batch runs: the broken campaign's traces are given back (unclaimed,
+    unattempted), it is set aside, and the other campaign's traces in the same batch
+    are sent once."""
+    from .test_execution import FlakyChannel
+
+    mail = FlakyChannel(0)
+    w = (
+        World(db, clock, channels=lambda s, now: Channels(mail, mail))
+        if outside
+        else World(db, clock)
+    )
     w.people("Ann")
     broken = w.campaign(email("first"))
     healthy = w.campaign(email("hello"))
@@ -230,3 +242,6 @@ def test_a_campaign_whose_plan_cannot_be_read_gives_its_traces_back_untouched(
     with db.read() as s:  # (the world's lookups read the plan too)
         t = s.execute(select(Trace).where(Trace.campaign_id == broken)).scalar_one()
         assert (t.state, t.attempts, t.claimed_by, t.message) == ("scheduled", 0, None, None)
+        assert t.due_at is not None and t.due_at <= clock.now()  # still due, for a later pass
+    if outside:
+        assert mail.sent == ["ann@example.com"]  # the healthy campaign's, once
