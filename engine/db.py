@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -210,18 +210,26 @@ def schema_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def _opened_revision(engine: Engine, unopened: Callable[[object], Exception]) -> str | None:
+    """The schema revision, or the error a person reads: busy, ``unopened`` (the
+    database refused to open), or not a database at all (a wrong --db)."""
+    try:
+        return schema_revision(engine)
+    except OperationalError as exc:
+        if is_busy(exc):
+            raise DatabaseBusy() from exc
+        raise unopened(exc.orig) from None
+    except DatabaseError as exc:  # e.g. "file is not a database": a wrong --db
+        raise UserError(f"{engine.url!r} cannot be opened as a database: {exc.orig}") from None
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to head; refuse a database made by a newer Journeys."""
     cfg = alembic_config(engine)
     script = ScriptDirectory.from_config(cfg)
-    try:
-        current = schema_revision(engine)
-    except OperationalError as exc:
-        if is_busy(exc):
-            raise DatabaseBusy() from exc
-        raise EngineFailure(f"cannot open the database {engine.url!r}: {exc.orig}") from None
-    except DatabaseError as exc:  # e.g. "file is not a database": a wrong --db
-        raise UserError(f"{engine.url!r} cannot be opened as a database: {exc.orig}") from None
+    current = _opened_revision(
+        engine, lambda orig: EngineFailure(f"cannot open the database {engine.url!r}: {orig}")
+    )
     if current is not None and not _known(script, current):
         raise UserError(
             f"the database schema (revision {current}) is newer than this version of "
@@ -239,14 +247,9 @@ def migrate(engine: Engine) -> None:
 def check_schema(engine: Engine) -> None:
     """A database opened read-only cannot be migrated: it must be at this version's head."""
     script = ScriptDirectory.from_config(alembic_config(engine))
-    try:
-        current = schema_revision(engine)
-    except OperationalError as exc:
-        if is_busy(exc):
-            raise DatabaseBusy() from exc
-        raise UserError(f"cannot open the database {engine.url!r} read-only: {exc.orig}") from None
-    except DatabaseError as exc:
-        raise UserError(f"{engine.url!r} cannot be opened as a database: {exc.orig}") from None
+    current = _opened_revision(
+        engine, lambda orig: UserError(f"cannot open the database {engine.url!r} read-only: {orig}")
+    )
     head = script.get_current_head()
     if current is None:
         raise UserError("the database is empty: there is nothing to look at read-only")

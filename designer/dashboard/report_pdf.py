@@ -26,6 +26,7 @@ from ..canvas.stats import load_stats
 from ..document import CampaignDocument
 from ..render import ensure_app, render_image
 from .tiles import FLAT, change_text, value_text
+from .window import figure_text
 
 STEP_COLUMNS = (
     ("Sched.", "scheduled"),
@@ -224,7 +225,10 @@ def write_report(
         pages.section("Steps", 20)
         pages.table(
             ["Step", *(h for h, _ in STEP_COLUMNS)],
-            [[a.name, *(step_cell(a, name) for _h, name in STEP_COLUMNS)] for a in fig.activities],
+            [
+                [a.name, *(figure_text(a, name) for _h, name in STEP_COLUMNS)]
+                for a in fig.activities
+            ],
         )
         pages.gap(4)
         pages.section("What the steps did, day by day (last 15 days)", 70)
@@ -261,16 +265,6 @@ def write_report(
 
 def when(at: datetime) -> str:
     return at.astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def step_cell(act: figures.ActivityFigures, name: str) -> str:
-    if name in ("opened", "clicked", "replied", "bounced"):
-        if name not in act.message_figures:
-            return ""
-        rate = act.rate(name)
-        n = getattr(act, name)
-        return f"{n:,}" if rate is None else f"{n:,} ({rate:.0f} %)"
-    return f"{getattr(act, name):,}"
 
 
 def diagram(db: Database, campaign_id: int, clock: Clock) -> QImage:
