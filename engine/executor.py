@@ -115,6 +115,30 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _unknown_deliveries(s: Session, token: str, now: datetime) -> int:
+    """End the traces of claim ``token`` that were with a server when their batch failed:
+    whether the message left is unknown, so it is an error, never sent again (E13), and
+    a participant with nothing else to do is completed like after any other error."""
+    handed = and_(T.c.claimed_by == token, T.c.state == "scheduled", T.c.handoff == true())
+    participants = list(s.scalars(select(T.c.participant_id).where(handed).distinct()))
+    if not participants:
+        return 0
+    res = s.execute(
+        update(T)
+        .where(handed)
+        .values(
+            state="error",
+            message="Interrupted: delivery unknown",
+            done_at=now,
+            claimed_by=None,
+            claimed_at=None,
+            handoff=False,
+        )
+    )
+    complete_ids(s, participants, now)
+    return affected(res)
+
+
 class Executor:
     """Runs engine passes against one database; safe to run in several processes."""
 
@@ -136,6 +160,9 @@ class Executor:
         self.should_stop = should_stop
         self.worker_id = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._batches = 0
+        # Tokens of this worker's batches whose claims could not be given back (the
+        # database failed twice): nobody runs them, so the next pass takes them back.
+        self._unreleased: set[str] = set()
 
     # --- the pass ------------------------------------------------------------------------
     def run_pass(self, *, sync: bool = True) -> PassStats:
@@ -264,45 +291,36 @@ class Executor:
 
         Claims are judged by the real wall clock (process liveness), not the business
         clock: a claim is stale when its worker was on this host and is gone, or when it
-        is older than the claim timeout.
+        is older than the claim timeout. This worker's own claims are alive (another
+        thread may be running that batch) unless it could not give them back itself.
         """
         wall = datetime.now(UTC)
+        mine = self.worker_id + ":"
         with self.db.session() as s:
             owners = s.execute(
-                select(T.c.claimed_by, T.c.claimed_at)
-                .where(
-                    T.c.claimed_by.is_not(None), ~T.c.claimed_by.startswith(self.worker_id + ":")
-                )
-                .distinct()
+                select(T.c.claimed_by, T.c.claimed_at).where(T.c.claimed_by.is_not(None)).distinct()
             ).all()
             timeout = self.claim_timeout(s)
             stale: set[str] = set()
             for owner, at in owners:
                 host, _, rest = owner.partition(":")
                 pid = rest.partition(":")[0]
-                dead_here = host == HOST and pid.isdigit() and not _pid_alive(int(pid))
-                if dead_here or (at is not None and wall - at > timeout):
+                if owner.startswith(mine):  # alive, and maybe in another thread's batch
+                    dead = owner in self._unreleased
+                else:
+                    dead = host == HOST and pid.isdigit() and not _pid_alive(int(pid))
+                if dead or (at is not None and wall - at > timeout):
                     stale.add(owner)
             count = 0
             for owner in stale:
-                res = s.execute(
-                    update(T)
-                    .where(T.c.claimed_by == owner, T.c.state == "scheduled", T.c.handoff == true())
-                    .values(
-                        state="error",
-                        message="Interrupted: delivery unknown",
-                        done_at=self.clock.now(),
-                        claimed_by=None,
-                        claimed_at=None,
-                    )
-                )
-                count += affected(res)
+                count += _unknown_deliveries(s, owner, self.clock.now())
                 res = s.execute(
                     update(T)
                     .where(T.c.claimed_by == owner)
                     .values(claimed_by=None, claimed_at=None, handoff=False)
                 )
                 count += affected(res)
+            self._unreleased -= stale
             return count
 
     # --- E4 -------------------------------------------------------------------------------
@@ -413,8 +431,7 @@ class Executor:
 
     def claim(self, now: datetime) -> list[TraceRow]:
         """Claim up to a batch of due traces under a fresh token (committed); returns them."""
-        self._batches += 1
-        token = f"{self.worker_id}:{self._batches}"
+        token = self._token()
         with self.db.session() as s:
             due = self._due(s, now, [T.c.id], None)
             claimed = affected(
@@ -431,6 +448,23 @@ class Executor:
                 select(*self._ROW).where(T.c.claimed_by == token).order_by(T.c.due_at, T.c.id)
             ).all()
             return [TraceRow._make(r) for r in rows]
+
+    def _token(self) -> str:
+        """A claim token no earlier batch of this worker used."""
+        self._batches += 1
+        return f"{self.worker_id}:{self._batches}"
+
+    def _claim_alone(self, row: TraceRow) -> TraceRow | None:
+        """Move one trace of a failed batch to a claim of its own, so that redoing it
+        (and releasing what it did not settle) leaves the batch's other traces alone."""
+        token = self._token()
+        with self.db.session() as s:
+            moved = s.execute(
+                update(T)
+                .where(T.c.id == row.id, T.c.claimed_by == row.claimed_by)
+                .values(claimed_by=token)
+            )
+            return row._replace(claimed_by=token) if affected(moved) else None
 
     def process(self, rows: list[TraceRow], now: datetime, stats: PassStats) -> None:
         try:
@@ -462,19 +496,35 @@ class Executor:
         except Exception as exc:  # isolate the culprit: retry the traces one by one
             log.exception("batch of %d traces failed", len(rows))
             left = self._still_claimed(rows)
+            self._count_settled(stats, [r for r in rows if r.id not in left])
             for row in rows:
                 if row.id not in left:
                     continue  # settled before the failure
-                if left[row.id]:
+                if left[row.id]:  # with the server when it failed: never sent again
                     self._fail([row], now, "Interrupted: delivery unknown")
+                    stats.executed += 1
+                    stats.by_state["error"] += 1
                 elif len(rows) > 1:
-                    self.process([row], now, stats)
+                    alone = self._claim_alone(row)
+                    if alone is not None:
+                        self.process([alone], now, stats)
                 else:
                     self._fail([row], now, f"{type(exc).__name__}: {exc}")
                     stats.executed += 1
                     stats.by_state["error"] += 1
             return
         self._count(stats, rows, ctx.outcome)
+
+    def _count_settled(self, stats: PassStats, rows: list[TraceRow]) -> None:
+        """Count what a failed batch had finished and committed before its failure."""
+        if not rows:
+            return
+        with self.db.read() as s:
+            states = s.scalars(select(T.c.state).where(ids_in(s, T.c.id, [r.id for r in rows])))
+            for state in states:
+                stats.by_state[state] += 1
+        stats.executed += len(rows)
+        stats.campaigns.update(r.campaign_id for r in rows)
 
     def _still_claimed(self, rows: list[TraceRow]) -> dict[int, bool]:
         """The batch's traces still claimed by it, and whether each was handed off."""
@@ -568,21 +618,15 @@ class Executor:
         """Give a failed batch back; a message that may have left is never re-sent."""
         try:
             with self.db.session() as s:
-                mine = T.c.claimed_by == rows[0].claimed_by
+                _unknown_deliveries(s, str(rows[0].claimed_by), now)
                 s.execute(
                     update(T)
-                    .where(mine, T.c.handoff == true())
-                    .values(
-                        state="error",
-                        message="Interrupted: delivery unknown",
-                        done_at=now,
-                        claimed_by=None,
-                        claimed_at=None,
-                    )
+                    .where(T.c.claimed_by == rows[0].claimed_by)
+                    .values(claimed_by=None, claimed_at=None, handoff=False)
                 )
-                s.execute(update(T).where(mine).values(claimed_by=None, claimed_at=None))
         except OperationalError:
             log.warning("could not release claims now; they will be recovered later")
+            self._unreleased.add(str(rows[0].claimed_by))
 
     def _fail(self, rows: list[TraceRow], now: datetime, message: str) -> None:
         with self.db.session() as s:

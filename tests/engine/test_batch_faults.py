@@ -17,7 +17,7 @@ from engine.channels import Channels
 from engine.channels.breaker import BREAKERS, Breakers
 from engine.clock import FixedClock
 from engine.db import Database
-from engine.models import Activity, Campaign, Trace
+from engine.models import Activity, Campaign, Contact, Trace
 from tests.engine.world import World, action, email, tag
 from tests.smtp_sink import Handler, smtp_sink
 
@@ -212,13 +212,14 @@ def test_one_broken_campaign_is_set_aside_logged_once_and_the_others_run(
         assert (c.engine_error, c.engine_failures, c.engine_retry_at) == (None, 0, None)
 
 
+@pytest.mark.parametrize("alone", [False, True], ids=["with-another", "alone"])
 @pytest.mark.parametrize("outside", [False, True], ids=["one-transaction", "claimed"])
 def test_a_campaign_whose_plan_cannot_be_read_gives_its_traces_back_untouched(
-    db: Database, clock: FixedClock, outside: bool
+    db: Database, clock: FixedClock, outside: bool, alone: bool
 ) -> None:
     """Both ways a batch runs: the broken campaign's traces are given back (unclaimed,
     unattempted), it is set aside, and the other campaign's traces in the same batch
-    are sent once."""
+    are sent once; alone in its batch, its traces are given back all the same."""
     from .test_execution import FlakyChannel
 
     mail = FlakyChannel(0)
@@ -229,12 +230,13 @@ def test_a_campaign_whose_plan_cannot_be_read_gives_its_traces_back_untouched(
     )
     w.people("Ann")
     broken = w.campaign(email("first"))
-    healthy = w.campaign(email("hello"))
+    healthy = None if alone else w.campaign(email("hello"))
     with db.session() as s:  # content no release could have written
         s.execute(update(Activity).where(Activity.campaign_id == broken).values(content=[1, 2]))
     stats = w.executor.run_pass(sync=False)  # straight to the due traces
     assert stats.failed == {broken}
-    assert w.states(healthy, "hello") == {"Ann": "processed"}
+    if healthy is not None:
+        assert w.states(healthy, "hello") == {"Ann": "processed"}
     with db.read() as s:
         c = s.get(Campaign, broken)
         assert c is not None and c.engine_error
@@ -244,4 +246,59 @@ def test_a_campaign_whose_plan_cannot_be_read_gives_its_traces_back_untouched(
         assert (t.state, t.attempts, t.claimed_by, t.message) == ("scheduled", 0, None, None)
         assert t.due_at is not None and t.due_at <= clock.now()  # still due, for a later pass
     if outside:
-        assert mail.sent == ["ann@example.com"]  # the healthy campaign's, once
+        assert mail.sent == ([] if alone else ["ann@example.com"])  # the healthy one's, once
+
+
+def test_a_campaign_whose_waits_cannot_be_ended_is_set_aside_and_the_others_expire(
+    db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E8 per campaign: one campaign failing to end its waits is set aside with words
+    saying so, and the other campaign's expired waits still end in the same pass."""
+    from engine import delays
+
+    opened = action("opened", tag("Opened"), parent="mail", trigger="mail_open")
+    w = World(db, clock)
+    w.people("Ann")
+    healthy = w.campaign(email("mail"), opened, engagement_window_days=10)
+    broken = w.campaign(email("mail"), opened, engagement_window_days=13)
+    other = w.campaign(email("mail"), opened, engagement_window_days=12)
+    w.run()
+    real = delays.window_start
+
+    def window_start(now, days):  # type: ignore[no-untyped-def]
+        if days == 13:
+            raise ValueError("a window no release could have stored")
+        return real(now, days)
+
+    monkeypatch.setattr(delays, "window_start", window_start)
+    stats = w.run(days=20)
+    assert stats.failed == {broken}
+    assert stats.expired_waiting == 2  # both other campaigns' waits, counted together
+    assert w.messages(healthy, "opened") == {"Ann": "No open within 10 days"}
+    assert w.messages(other, "opened") == {"Ann": "No open within 12 days"}
+    assert w.states(broken, "opened") == {"Ann": "scheduled"}
+    with db.read() as s:
+        error = s.scalar(select(Campaign.engine_error).where(Campaign.id == broken))
+    assert error is not None and "could not end its expired waits" in error
+
+
+def test_a_pass_counts_every_campaigns_joins_and_removals(db: Database, clock: FixedClock) -> None:
+    """What the runner publishes (dashboards refresh the campaigns named): the pass's
+    totals over every campaign, and each campaign that gained or lost someone."""
+    w = World(db, clock)
+    waiting = action("opened", tag("Opened"), parent="mail", trigger="mail_open")
+    belgians = [["country", "=", "BE"]]
+    w.people("Ann", "Bob", country="BE")
+    first = w.campaign(email("mail"), waiting, filter=belgians)
+    second = w.campaign(email("mail"), waiting, filter=belgians)
+    w.run()
+    w.people("Cid", country="BE")
+    joined = w.run(minutes=1)
+    assert (joined.joined, joined.removed) == (2, 0)
+    assert joined.campaigns == {first, second}
+    with db.session() as s:
+        s.execute(update(Contact).where(Contact.name == "Ann").values(country="FR"))
+    removed = w.run(minutes=1)
+    assert (removed.joined, removed.removed) == (0, 2)
+    assert removed.campaigns == {first, second}
+    assert w.participants(first)["Ann"] == w.participants(second)["Ann"] == "removed"
