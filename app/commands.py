@@ -94,6 +94,7 @@ def cmd_import(ctx: Ctx) -> int:
         )
         untrusted = _untrusted_count(s, c.id)
         cid, name = c.id, c.name
+    _say_if_renamed(ctx.args.name or doc["campaign"]["name"], name)
     if untrusted:
         print(
             f"note: {untrusted} execute_code/webhook action(s) imported disabled; "
@@ -150,11 +151,18 @@ def cmd_templates(ctx: Ctx) -> int:
     return 0
 
 
+def _say_if_renamed(wanted: str, name: str) -> None:
+    note = campaign_files.renamed_note(wanted, name)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+
+
 def cmd_new(ctx: Ctx) -> int:
     doc = gallery.load_template(ctx.args.template)
     with ctx.db.session() as s:
         c = campaign_files.import_document(s, doc, trust=True, now=ctx.now(), name=ctx.args.name)
         cid, name = c.id, c.name
+    _say_if_renamed(ctx.args.name or doc["campaign"]["name"], name)
     print(f"created {name!r} from template {ctx.args.template!r} as draft campaign {cid}")
     return 0
 
@@ -368,7 +376,8 @@ def cmd_event(ctx: Ctx) -> int:
     now = ctx.now()
     with ctx.db.session() as s:
         c = campaigns.find_campaign(s, ctx.args.campaign)
-        record_id = records.resolve_record(s, c.target, ctx.args.record)
+        among = campaigns.participant_records(c.id, test=ctx.args.test)
+        record_id = records.resolve_record(s, c.target, ctx.args.record, among=among)
         tid = interactions.find_message_trace(
             s, c.id, ctx.args.activity, record_id, test=ctx.args.test
         )

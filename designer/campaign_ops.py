@@ -79,9 +79,11 @@ def untrusted_kinds(doc: dict[str, Any]) -> list[str]:
     return sorted({k for k in kinds if k in catalog.UNTRUSTED_KINDS})
 
 
-def import_doc(db: Database, doc: dict[str, Any], *, trust: bool, now: datetime) -> int:
+def import_doc(db: Database, doc: dict[str, Any], *, trust: bool, now: datetime) -> tuple[int, str]:
+    """The new campaign's id and name: a taken name comes back as ``name (2)``."""
     with db.session() as s:
-        return campaign_files.import_document(s, doc, trust=trust, now=now).id
+        campaign = campaign_files.import_document(s, doc, trust=trust, now=now)
+        return campaign.id, campaign.name
 
 
 def export_file(db: Database, campaign_id: int, path: str | Path) -> None:

@@ -175,7 +175,20 @@ def paste_nodes(
                 sequence=None,
             )
         )
-    return out
+    return _clear_of(document, out)
+
+
+def _clear_of(document: CampaignDocument, nodes: list[Node]) -> list[Node]:
+    """The pasted group slid sideways, whole columns at a time, until it covers no card:
+    a paste or a duplicate never lands on top of a step already there."""
+    from .canvas.layout import free_spot
+
+    placed = {n.key: n.position for n in nodes if n.position is not None}
+    taken = [n.position for n in document.nodes.values() if n.position is not None]
+    if not placed or not taken:
+        return nodes
+    moved = free_spot(placed, taken)
+    return [replace(n, position=moved.get(n.key, n.position)) for n in nodes]
 
 
 def _triggers(parent_type: str | None) -> Sequence[str]:

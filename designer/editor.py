@@ -16,10 +16,9 @@ from PySide6.QtGui import QGuiApplication, QUndoCommand, QUndoStack
 
 from engine.errors import UserError
 
-from . import clipboard, commands
+from . import clipboard, commands, wording
 from .document import (
     DEFAULT_CONTENT,
-    TYPE_LABELS,
     CampaignDocument,
     Delay,
     Node,
@@ -61,13 +60,14 @@ class CampaignEditor(QObject):
         """A node with defaults, not yet added (the caller pushes AddNode)."""
         if type_ not in DEFAULT_CONTENT:
             raise UserError(f"unknown activity type {type_!r}")
-        label = name or f"New {TYPE_LABELS[type_].lower()}"
         valid = self.document.valid_triggers(parent)
+        trigger = trigger if trigger in valid else valid[0]
+        taken = {n.name for n in self.document.nodes.values()}
         return Node(
             key=self.document.new_key(type_),
-            name=label,
+            name=name or wording.step_name(type_, trigger, taken),
             type=type_,
-            trigger=trigger if trigger in valid else valid[0],
+            trigger=trigger,
             parent=parent,
             delay=Delay(0, "hours") if parent is None else Delay(1, "days"),
             content=dict(DEFAULT_CONTENT[type_]),

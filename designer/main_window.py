@@ -36,7 +36,7 @@ from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.runner import EngineRunner
 
-from . import campaign_ops
+from . import campaign_ops, screen_fit
 from .banner import UpdateBanner
 from .campaign_list import CampaignList
 from .canvas.widget import CanvasWidget
@@ -50,7 +50,10 @@ from .window_commands import CampaignCommands
 
 ORGANIZATION = "Journeys"
 APPLICATION = "Journeys"
-EMPTY_TEXT = "No campaign yet — create one with File ▸ New or import a campaign file"
+PICK_TEXT = (
+    "Open a campaign: click it in the list on the left.\n"
+    "Or create one with File ▸ New, or import a campaign file."
+)
 CANVAS_ACTIONS = (
     ("edit", ["cut", "copy", "paste", "duplicate", "delete", "select_all"]),
     ("view", ["zoom_in", "zoom_out", "zoom_reset", "fit", "arrange", "overview"]),
@@ -143,13 +146,13 @@ class MainWindow(CampaignCommands, QMainWindow):
         self.inspector: QWidget | None = None
         self.setWindowTitle("Journeys")
         self.setAcceptDrops(True)
-        self.resize(1280, 800)
+        screen_fit.fit(self, 1280, 800)
         self.undo_group = QUndoGroup(self)
         self.actions_by_name: dict[str, QAction] = {}
 
         self.campaigns = CampaignList(db)
         self.campaigns.campaignSelected.connect(self.open_campaign)
-        self.empty_label = QLabel(EMPTY_TEXT)
+        self.empty_label = QLabel(PICK_TEXT)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
         self.stack = QStackedWidget()
@@ -408,6 +411,7 @@ class MainWindow(CampaignCommands, QMainWindow):
             QTimer.singleShot(0, canvas.view.fit)  # once the view has its size
         self.check()
         self.traces.load(campaign_id)
+        self._traces_steps()
         self.dashboard.campaign_opened(campaign_id)
         self._update_actions()
 
@@ -425,6 +429,13 @@ class MainWindow(CampaignCommands, QMainWindow):
         keys = self.canvas.scene.selected_keys()
         if hasattr(self.inspector, "show_node"):
             self.inspector.show_node(keys[0] if len(keys) == 1 else None)
+        self.traces.follow(keys)
+
+    def _traces_steps(self) -> None:
+        """The Traces dock's step filter lists the open campaign's steps by name."""
+        if self.canvas is not None:
+            nodes = self.canvas.document.nodes.values()
+            self.traces.set_steps({n.key: n.name for n in nodes})
 
     def _close_canvas(self) -> None:
         canvas, self.canvas = self.canvas, None
@@ -479,6 +490,7 @@ class MainWindow(CampaignCommands, QMainWindow):
             self.problems.set_problems([], {})
             self.banner.setVisible(False)
             return
+        self._traces_steps()
         found = load_problems(self.db, self.current_id())
         names = {k: n.name for k, n in self.canvas.document.nodes.items()}
         self.problems.set_problems(found, names)

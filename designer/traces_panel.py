@@ -1,6 +1,10 @@
 """The bottom dock: the open campaign's traces (who is where, when), and the one repair a
 marketer makes there — retrying errored traces (SPEC §13, the designer's ``journeys retry``).
 
+Filters narrow it to one state, one step or one record; the step follows the card
+selected on the canvas (unless "Follow selection" is off), so clicking a card answers
+"who is here and what happened to them".
+
 A retry may send a message a second time, so it always goes through a warning that says
 what "delivery unknown" means and asks the person to check the server's log first.
 """
@@ -12,9 +16,12 @@ from collections.abc import Callable
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QPushButton,
     QTableWidget,
@@ -25,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from engine.api import tables
 from engine.api.tables import Query, TraceRow
+from engine.catalog import TRACE_STATES
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import UserError
@@ -89,6 +97,29 @@ class TracesPanel(QWidget):
         header.setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._update_button)
 
+        self.steps: dict[str, str] = {}  # key -> name, in the canvas's order
+        self.state_box = QComboBox()
+        self.state_box.setToolTip("Show the traces in one state only")
+        self.state_box.addItem("All states", None)
+        for state in TRACE_STATES:
+            self.state_box.addItem(state.capitalize(), state)
+        self.state_box.currentIndexChanged.connect(self.reload)
+        self.step_box = QComboBox()
+        self.step_box.setToolTip("Show one step's traces only")
+        self.step_box.setMinimumContentsLength(16)
+        self.step_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.step_box.addItem("All steps", None)
+        self.step_box.currentIndexChanged.connect(self.reload)
+        self.follow_box = QCheckBox("Follow selection")
+        self.follow_box.setToolTip("Show the traces of the card selected on the canvas")
+        self.follow_box.setChecked(True)
+        self.search_edit = QLineEdit()
+        self.search_edit.setPlaceholderText("Find a record or an address…")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.returnPressed.connect(self.reload)
+        self.search_edit.textChanged.connect(lambda text: text or self.reload())
         self.summary = QLabel()
         self.retry_button = QPushButton("Retry errored…")
         self.retry_button.setToolTip(
@@ -98,7 +129,10 @@ class TracesPanel(QWidget):
         self.retry_button.clicked.connect(self.retry)
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 2, 4, 2)
-        bar.addWidget(self.summary, 1)
+        for widget in (self.state_box, self.step_box, self.follow_box):
+            bar.addWidget(widget)
+        bar.addWidget(self.search_edit, 1)
+        bar.addWidget(self.summary, 2)
         bar.addWidget(self.retry_button)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
@@ -107,16 +141,59 @@ class TracesPanel(QWidget):
         box.addWidget(self.table, 1)
         self._retryable = 0
 
+    def query(self) -> Query:
+        return Query(
+            state=self.state_box.currentData(),
+            activity=self.step_box.currentData(),
+            search=self.search_edit.text().strip(),
+        )
+
+    def set_steps(self, steps: dict[str, str]) -> None:
+        """The open campaign's steps (key → name) for the step filter; keeps the choice
+        while that step exists."""
+        if steps == self.steps:
+            return
+        self.steps = dict(steps)
+        current = self.step_box.currentData()
+        self.step_box.blockSignals(True)
+        self.step_box.clear()
+        self.step_box.addItem("All steps", None)
+        for key, name in steps.items():
+            self.step_box.addItem(name, key)
+        self.step_box.setCurrentIndex(max(0, self.step_box.findData(current)))
+        self.step_box.blockSignals(False)
+        if self.step_box.currentData() != current:
+            self.reload()
+
+    def follow(self, keys: list[str]) -> None:
+        """The canvas selection changed: show the one selected step's traces, or all."""
+        if not self.follow_box.isChecked():
+            return
+        key = keys[0] if len(keys) == 1 and keys[0] in self.steps else None
+        self.step_box.setCurrentIndex(max(0, self.step_box.findData(key)))
+
+    def reload(self) -> None:
+        self.load(self.campaign_id)
+
     def load(self, campaign_id: int) -> None:
-        """The newest traces, one page from the engine (never the campaign's every trace)."""
+        """The newest traces that match the filters, one page from the engine (never the
+        campaign's every trace)."""
+        if campaign_id != self.campaign_id:  # another campaign's steps: none chosen
+            self.steps = {}
+            self.step_box.blockSignals(True)
+            self.step_box.clear()
+            self.step_box.addItem("All steps", None)
+            self.step_box.blockSignals(False)
         self.campaign_id = campaign_id
+        query = self.query()
+        filtered = query != Query()
         rows: tuple[TraceRow, ...] = ()
         total = errors = 0
         self._retryable = 0
         if campaign_id:
             try:
-                rows = tables.trace_page(self.db, campaign_id, Query(), 0, RECENT)
-                total = tables.trace_total(self.db, campaign_id, Query()) or 0
+                rows = tables.trace_page(self.db, campaign_id, query, 0, RECENT)
+                total = tables.trace_total(self.db, campaign_id, query) or 0
                 errors = tables.trace_total(self.db, campaign_id, Query(state="error")) or 0
                 self._retryable = campaign_ops.retryable_count(self.db, campaign_id)
             except UserError:  # deleted meanwhile by another process
@@ -129,11 +206,12 @@ class TracesPanel(QWidget):
         if not campaign_id:
             self.summary.setText("")
         elif not rows:
-            self.summary.setText("No traces yet")
+            self.summary.setText("No trace matches these filters" if filtered else "No traces yet")
         else:
-            shown = f"{total:,} traces"
+            noun = "matching traces" if filtered else "traces"
+            shown = f"{total:,} {noun}"
             if total > len(rows):
-                shown = f"the {len(rows):,} most recent of {total:,} traces"
+                shown = f"the {len(rows):,} most recent of {total:,} {noun}"
             parts = [shown]
             if errors:
                 parts.append(f"{errors:,} errored")

@@ -212,9 +212,14 @@ class CampaignCommands:
             )
             == Yes
         )
-        cid = self._run(campaign_ops.import_doc, self.db, doc, trust=trust, now=self.clock.now())
+        done = self._run(campaign_ops.import_doc, self.db, doc, trust=trust, now=self.clock.now())
+        if not isinstance(done, tuple):
+            return None
+        cid, name = done
         self._select(cid)
-        return cid if isinstance(cid, int) else None
+        note = campaign_files.renamed_note(doc["campaign"]["name"], name)
+        self.statusBar().showMessage(note or f"Imported {name!r}.", 8000)
+        return int(cid)
 
     def import_dialog(self) -> None:
         path = file_dialogs.open_file_name(self, "Import campaign", "", "Campaign files (*.json)")

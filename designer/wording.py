@@ -7,12 +7,13 @@ diagrams describe a step in the same words ("2 days after not opened").
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from engine import catalog, delays
 from engine.fields import MODELS
 
-from .document import Delay
+from .document import TYPE_LABELS, Delay
 
 # Edge labels: the trigger in a word or two (begin edges leave the Start node unlabelled).
 EDGE_WORDS = {**catalog.TRIGGER_WORDS, "activity": "then", "begin": ""}
@@ -38,6 +39,29 @@ def trigger_phrase(trigger: str, delay: Delay) -> str:
     if delay.amount == 0:
         return f"When {words}"
     return f"{wait} after {words}"
+
+
+def step_name(type_: str, trigger: str, taken: Iterable[str] = ()) -> str:
+    """A new step's name from what it is and when it runs ("SMS after clicked", "Email
+    if not opened"), numbered when a sibling already has it: read on a card, in the Test
+    dock or in a trace list, it says more than "New sms" ever did."""
+    kind = TYPE_LABELS.get(type_, type_)
+    words = catalog.TRIGGER_WORDS.get(trigger, trigger)
+    if trigger == "begin":
+        base = f"{kind} at start"
+    elif trigger == "activity":
+        base = f"{kind} after previous step"
+    elif trigger in catalog.NOT_TRIGGERS or trigger in FAILURE:
+        base = f"{kind} if {words}"
+    else:
+        base = f"{kind} after {words}"
+    used = set(taken)
+    if base not in used:
+        return base
+    n = 2
+    while f"{base} {n}" in used:
+        n += 1
+    return f"{base} {n}"
 
 
 def edge_label(trigger: str) -> str:

@@ -453,6 +453,49 @@ def _number(value: float | None) -> float | int | None:
     return int(value) if float(value).is_integer() else value
 
 
+_NAME_MAX = 255  # the campaign name column and the file schema
+_NUMBERED = re.compile(r"^(?P<base>.*?) \((?P<n>[0-9]{1,9})\)$")
+
+
+def free_name(session: Session, wanted: str) -> str:
+    """``wanted``, or the first free ``wanted (2)``, ``(3)``… as file managers name a copy.
+
+    Two campaigns of one name are told apart by id alone, which nobody reads; archived
+    campaigns keep their names too. ``Report (2)`` taken gives ``Report (3)``, not
+    ``Report (2) (2)``.
+    """
+    wanted = wanted.strip()
+    match = _NUMBERED.match(wanted)
+    base = match["base"] if match else wanted
+    stem = base[: _NAME_MAX - 12]  # room for " (999999999)" within the column
+    like = stem.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    taken = set(
+        session.scalars(
+            select(Campaign.name).where(
+                (Campaign.name == wanted) | Campaign.name.like(f"{like}% (%)", escape="\\")
+            )
+        )
+    )
+    if wanted not in taken:
+        return wanted
+
+    def numbered(n: int) -> str:
+        suffix = f" ({n})"
+        return base[: _NAME_MAX - len(suffix)] + suffix
+
+    n = max(int(match["n"]) if match else 1, 1) + 1
+    while numbered(n) in taken:
+        n += 1
+    return numbered(n)
+
+
+def renamed_note(wanted: str, name: str) -> str | None:
+    """What to tell the user when :func:`free_name` gave another name than the one asked."""
+    if name == wanted.strip():
+        return None
+    return f"A campaign named {wanted.strip()!r} already exists; this one is named {name!r}."
+
+
 def import_document(
     session: Session,
     doc: dict[str, Any],
@@ -463,6 +506,9 @@ def import_document(
 ) -> Campaign:
     """A new draft campaign made from ``doc``; nothing is written unless all of it is valid.
 
+    A name already taken becomes ``name (2)`` (:func:`free_name`); callers compare the
+    campaign's name with the one asked for to say so (:func:`renamed_note`).
+
     ``execute_code`` and ``webhook`` actions arrive disabled unless ``trust`` is given: a
     shared file must not run code or send data anywhere by itself.
     """
@@ -472,7 +518,7 @@ def import_document(
     c = doc["campaign"]
     with session.begin_nested():
         campaign = Campaign(
-            name=name.strip() if name else c["name"],
+            name=free_name(session, name if name else c["name"]),
             description=c["description"],
             target=c["target"],
             filter=c["filter"],

@@ -97,6 +97,12 @@ def count_matching(session: Session, campaign: Campaign, now: datetime) -> int:
 # --- E11 test mode ------------------------------------------------------------------------
 
 
+def participant_records(campaign_id: int, *, test: bool = False) -> Any:
+    """The record ids taking part in a campaign (its test participants with ``test``):
+    what settles a reference to a record shared by several (``records.resolve_record``)."""
+    return select(P.c.record_id).where(P.c.campaign_id == campaign_id, P.c.is_test == test)
+
+
 def launch_test(session: Session, campaign: Campaign, record_id: int, now: datetime) -> int:
     """A test participant for ``record_id``; its begin traces are due at now + delay."""
     from .fields import model_info

@@ -6,11 +6,17 @@ a user can read, copy or diff them; nothing about them is special-cased in the e
 
 from __future__ import annotations
 
+import csv
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from .campaign_files import EXTENSION, load_file
 from .errors import UserError
+from .models import Contact
 
 # The gallery order of SPEC §9; templates added later follow alphabetically.
 TEMPLATE_ORDER = (
@@ -60,3 +66,31 @@ def list_templates() -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def sample_audience_path() -> Path:
+    """The sample contacts shipped in ``resources/sample`` for a first run."""
+    return resources_dir() / "sample" / "contacts.csv"
+
+
+@dataclass(frozen=True)
+class Audience:
+    """What the gallery says about contacts: none yet, some, and whether the sample is in."""
+
+    contacts: int
+    sample_size: int
+    sample_imported: bool
+
+
+def audience(session: Session) -> Audience:
+    """Whether the sample audience is already in, judged by its addresses: importing it
+    twice would double every contact (an email is not a unique key of contacts)."""
+    with sample_audience_path().open(encoding="utf-8", newline="") as f:
+        emails = {row["email"].strip().lower() for row in csv.DictReader(f) if row["email"]}
+    contacts = int(session.scalar(select(func.count()).select_from(Contact)) or 0)
+    present = session.scalar(
+        select(func.count(func.distinct(func.lower(Contact.email)))).where(
+            func.lower(Contact.email).in_(emails)
+        )
+    )
+    return Audience(contacts, len(emails), bool(emails) and present == len(emails))

@@ -124,11 +124,10 @@ class ConnectGesture:
         chosen = self.scene.chooser.choose_new(doc.valid_triggers(self.source_key), screen)
         if chosen is not None:
             trigger, type_ = chosen
-            key = editor.add_node(
-                type_, snap(pos + QPointF(0, style.CARD_H / 2)), self.source_key, trigger
-            )
+            spot = self.scene.interactions.free_spot(snap(pos + QPointF(0, style.CARD_H / 2)))
+            key = editor.add_node(type_, spot, self.source_key, trigger)
             if key is not None:
-                self.scene.select_keys([key])
+                self.scene.show_new([key])
 
     def cancel(self) -> None:
         if self.target is not None:
@@ -227,16 +226,20 @@ class Interactions:
         elif isinstance(card, StartNode):
             key = editor.add_node(type_, self.child_spot(None), None, "begin")
         else:
-            key = editor.add_node(type_, snap(pos), None, "begin")
+            key = editor.add_node(type_, self.free_spot(snap(pos)), None, "begin")
         if key is not None:
-            scene.select_keys([key])
+            scene.show_new([key])
         return key
+
+    def free_spot(self, wanted: Position) -> Position:
+        """``wanted``, or the nearest column beside it where the new card covers none."""
+        start = self.scene.start_item.pos()
+        taken = [(start.x(), start.y())]
+        taken += [self.scene.position_of(k) for k in self.scene.item_for_key]
+        return snap(QPointF(*layout.free_spot({"new": wanted}, taken)["new"]))
 
     def child_spot(self, parent: str | None) -> Position:
         """A free place one row below ``parent`` (the Start node for None)."""
         scene = self.scene
         card = scene.start_item if parent is None else scene.item_for_key[parent]
-        x, y = card.pos().x(), card.pos().y() + style.V_PITCH
-        taken = [scene.position_of(k) for k in scene.item_for_key]
-        spot = layout.free_spot({"new": (x, y)}, taken)["new"]
-        return snap(QPointF(*spot))
+        return self.free_spot((card.pos().x(), card.pos().y() + style.V_PITCH))

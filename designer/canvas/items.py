@@ -74,10 +74,13 @@ class CardItem(QGraphicsItem):
         self.height = h
         self.rect = QRectF(-w / 2, -h / 2, w, h)
         self._bounds = self.rect.adjusted(-8, -8, 8, 8 + style.HANDLE_R)
-        shape = QPainterPath()
-        shape.addRoundedRect(self.rect, style.CORNER, style.CORNER)
-        shape.addEllipse(self.handle_pos(), style.HANDLE_R + 4, style.HANDLE_R + 4)
-        self._shape = shape
+        body, handle = QPainterPath(), QPainterPath()
+        body.addRoundedRect(self.rect, style.CORNER, style.CORNER)
+        handle.addEllipse(self.handle_pos(), style.HANDLE_R + 4, style.HANDLE_R + 4)
+        # One path holding both would use the odd-even rule: where the handle overlaps
+        # the card's body it would be a hole, and a press on the handle's upper half
+        # (easy to hit once zoomed in) found no card and dragged the canvas instead.
+        self._shape = body.united(handle)
 
     # geometry -------------------------------------------------------------------------------
     def rows(self) -> int:
@@ -297,7 +300,24 @@ class ActivityNode(CardItem):
             )
         if pos.y() > self.rect.top() + (self.DIVIDER or 0) and s.figures is not None:
             return wording.figures_tooltip(self.kind, s.figures)
-        return self._problem_text
+        return self.header_tooltip()
+
+    def header_tooltip(self) -> str:
+        """The name and the "when" line in full when the card had to cut them short,
+        then the problems."""
+        if not self._texts_ready:
+            self._prepare_texts()
+        parts = []
+        node = self._node
+        if node is not None:
+            if self._name.text() != node.name:
+                parts.append(node.name)
+            phrase = wording.trigger_phrase(node.trigger, node.delay)
+            if self._phrase.text() != phrase:
+                parts.append(phrase)
+        if self._problem_text:
+            parts.append(self._problem_text)
+        return "\n".join(parts)
 
     def hoverMoveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
         super().hoverMoveEvent(event)

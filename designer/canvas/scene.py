@@ -238,6 +238,16 @@ class CampaignScene(QGraphicsScene):
             if item is not None:
                 item.setSelected(True)
 
+    def show_new(self, keys: Iterable[str]) -> None:
+        """Select steps just added or pasted and scroll every view to them."""
+        keys = list(keys)
+        self.select_keys(keys)
+        items: list[QGraphicsItem] = [self.item_for_key[k] for k in keys if k in self.item_for_key]
+        for view in self.views():
+            reveal = getattr(view, "reveal", None)
+            if reveal is not None:
+                reveal(items)
+
     def card_at(self, pos: QPointF, exclude: QGraphicsItem | None = None) -> CardItem | None:
         for item in self.items(pos):
             if isinstance(item, CardItem) and item is not exclude:

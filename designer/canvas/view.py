@@ -30,7 +30,7 @@ from PySide6.QtGui import (
     QResizeEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QFrame, QGraphicsView, QWidget
+from PySide6.QtWidgets import QFrame, QGraphicsItem, QGraphicsView, QWidget
 
 from . import sprites, style
 from .scene import CampaignScene
@@ -150,13 +150,41 @@ class CanvasView(QGraphicsView):
         view = self.viewport().rect()
         if rect.isEmpty() or view.isEmpty():
             return
-        # Keep the journey clear of visible overlays (the minimap sits bottom-right).
-        reserve = max((o.width() + 16 for o in self.overlays if o.isVisible()), default=0)
-        width = max(view.width() - reserve, view.width() // 2)
-        zoom = min(width / rect.width(), view.height() / rect.height(), 1.0)
+        # Keep the journey clear of the overlays in the bottom-right corner (the minimap):
+        # beside them or above them, whichever leaves the larger zoom. Reserving their
+        # width over the whole height halved a short, wide canvas (a tall Test dock).
+        visible = [o for o in self.overlays if o.isVisible()]
+        side = max((o.width() + 16 for o in visible), default=0)
+        below = max((o.height() + 16 for o in visible), default=0)
+        w, h = view.width(), view.height()
+        beside = min(max(w - side, w // 2) / rect.width(), h / rect.height())
+        above = min(w / rect.width(), max(h - below, h // 2) / rect.height())
+        zoom = min(max(beside, above), 1.0)
         self.set_zoom(zoom)
-        shift = (view.width() - width) / 2 / zoom
-        self.centerOn(rect.center() + QPointF(shift, 0))
+        if not visible:
+            self.centerOn(rect.center())
+        elif beside >= above:
+            self.centerOn(rect.center() + QPointF((w - max(w - side, w // 2)) / 2 / zoom, 0))
+        else:
+            self.centerOn(rect.center() + QPointF(0, (h - max(h - below, h // 2)) / 2 / zoom))
+
+    def reveal(self, items: list[QGraphicsItem]) -> None:
+        """Scroll until ``items`` (new or pasted cards) are in sight, clear of the
+        overlays in the corner: a step added off screen is a step the user never saw."""
+        if not items:
+            return
+        rect = QRectF()
+        for item in items:
+            rect = rect.united(item.sceneBoundingRect())
+        visible = [o for o in self.overlays if o.isVisible()]
+        xmargin = max((o.width() + 24 for o in visible), default=40)
+        ymargin = max((o.height() + 24 for o in visible), default=40)
+        view = self.viewport().rect()
+        if rect.width() * self.zoom() + 2 * xmargin > view.width():
+            xmargin = 40  # too wide to clear the minimap: keep the cards themselves in view
+        if rect.height() * self.zoom() + 2 * ymargin > view.height():
+            ymargin = 40
+        self.ensureVisible(rect, xmargin, ymargin)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         trackpad = not event.pixelDelta().isNull()

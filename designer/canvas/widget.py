@@ -127,11 +127,10 @@ class CanvasWidget(QWidget):
 
     def paste(self) -> None:
         at = self.view.mapToScene(self.view.viewport().rect().center())
-        keys = self.editor.paste(at=snap(at))
-        self.scene.select_keys(keys)
+        self.scene.show_new(self.editor.paste(at=snap(at)))
 
     def duplicate(self) -> None:
-        self.scene.select_keys(self.editor.duplicate(self.scene.selected_keys()))
+        self.scene.show_new(self.editor.duplicate(self.scene.selected_keys()))
 
     def select_all(self) -> None:
         self.scene.select_keys(self.document.nodes)

@@ -39,6 +39,7 @@ from engine.clock import Clock
 from engine.db import Database
 from engine.errors import UserError
 
+from .. import screen_fit
 from ..live import LiveFigures
 from .exports import write_csv
 from .tiles import FLAT, change_text, value_text
@@ -116,7 +117,7 @@ class OverviewWindow(QMainWindow):
         self.db, self.clock = db, clock
         self.setObjectName("overview-window")
         self.setWindowTitle("Journeys — all campaigns" + (" (read-only)" if db.read_only else ""))
-        self.resize(1200, 700)
+        screen_fit.fit(self, 1200, 700)
         self.data: Overview | None = None
         self.dashboards: dict[int, DashboardWindow] = {}
         self.refreshes = 0

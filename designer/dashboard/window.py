@@ -39,6 +39,7 @@ from engine.clock import Clock
 from engine.db import Database
 from engine.errors import UserError
 
+from .. import screen_fit
 from ..live import LiveFigures
 from .exports import every_page, save_plot, table_rows, write_csv
 from .funnel import FunnelView
@@ -90,7 +91,7 @@ class DashboardWindow(QMainWindow):
         super().__init__(parent)
         self.db, self.clock, self.campaign_id = db, clock, campaign_id
         self.setObjectName("dashboard-window")
-        self.resize(1200, 820)
+        screen_fit.fit(self, 1200, 820)
         self.funnel_key: str | None = None
         self.figures: CampaignFigures | None = None
         self.refreshes = 0  # completed refreshes (tests wait on it)

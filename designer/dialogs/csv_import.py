@@ -42,7 +42,7 @@ from engine.errors import UserError, ValidationError
 from engine.fields import MODELS, ModelInfo
 from engine.records import import_csv
 
-from .. import file_dialogs
+from .. import file_dialogs, screen_fit
 from ..background import BackgroundTask, TaskContext
 from ..theme import status_color, status_css
 
@@ -156,7 +156,12 @@ class CsvImportDialog(QDialog):
         self.import_button.clicked.connect(self.import_records)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.resize(820, 620)
+        # Return in the file field loads the file (editingFinished); no button may take it
+        # as "press the default": Browse would open a file dialog, Close would close.
+        for button in self.findChildren(QPushButton):
+            button.setAutoDefault(False)
+            button.setDefault(False)
+        screen_fit.fit(self, 820, 620)
 
     @property
     def model(self) -> str:

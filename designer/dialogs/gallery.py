@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer import theme
+from designer import screen_fit, theme
 from designer.canvas import style
 from designer.theme import status_css
 from engine import campaign_files, gallery
@@ -41,11 +41,6 @@ CARD_MIN, CARD_MAX, CARD_FLOOR = 200, 340, 170  # card widths: wished, largest, 
 CARD_MARGIN = 10
 SPACING = 16
 _thumbnails: dict[tuple[str, bool], QPixmap] = {}  # (template key, dark) -> drawing
-
-
-def sample_audience_path() -> Path:
-    """The sample contacts shipped in ``resources/sample`` for a first run."""
-    return gallery.resources_dir() / "sample" / "contacts.csv"
 
 
 def template_thumbnails(dark: bool = False) -> dict[str, QPixmap]:
@@ -187,15 +182,11 @@ class TemplateGallery(QWidget):
         heading.setStyleSheet("font-size: 18pt; font-weight: 600;")
         heading.setWordWrap(True)
         outer.addWidget(heading)
-        intro = QLabel(
-            "Each template is a complete campaign you can adapt. "
-            "No contacts yet? Import the sample audience to try a journey safely."
-        )
-        intro.setWordWrap(True)
-        outer.addWidget(intro)
+        self.intro = QLabel()
+        self.intro.setWordWrap(True)
+        outer.addWidget(self.intro)
         row = QHBoxLayout()
         self.sample_button = QPushButton("Import sample audience")
-        self.sample_button.setToolTip(f"Imports {sample_audience_path().name}: 30 contacts")
         self.sample_button.clicked.connect(self.import_sample_audience)
         row.addWidget(self.sample_button)
         self.csv_button = QPushButton("Import records from CSV…")
@@ -207,6 +198,7 @@ class TemplateGallery(QWidget):
         self.status.setWordWrap(True)
         self.status.setVisible(False)
         outer.addWidget(self.status)
+        self.refresh_audience()
 
         grid_host = QWidget()
         grid = QGridLayout(grid_host)
@@ -274,16 +266,44 @@ class TemplateGallery(QWidget):
         self.campaignCreated.emit(campaign_id)
         return campaign_id
 
+    def refresh_audience(self) -> None:
+        """Word the intro and the sample button after what the database holds now."""
+        try:
+            with self.db.read() as s:
+                seen = gallery.audience(s)
+        except UserError as exc:
+            self._say(str(exc), error=True)
+            return
+        intro = "Each template is a complete campaign you can adapt. "
+        if seen.contacts == 0:
+            intro += "No contacts yet? Import the sample audience to try a journey safely."
+        else:
+            n = seen.contacts
+            intro += f"{n:,} contact{'' if n == 1 else 's'} in this database."
+        self.intro.setText(intro)
+        self.sample_button.setEnabled(not seen.sample_imported)
+        self.sample_button.setToolTip(
+            "The sample audience is already imported."
+            if seen.sample_imported
+            else f"Imports {gallery.sample_audience_path().name}: {seen.sample_size} contacts"
+        )
+
     def import_sample_audience(self) -> int:
-        """Import the shipped sample contacts; how many (0 when refused)."""
+        """Import the shipped sample contacts once; how many (0 when refused or already in)."""
         try:
             with self.db.session() as s:
-                count = import_csv(s, "contact", sample_audience_path(), now=self.clock.now())
+                count = 0
+                if not gallery.audience(s).sample_imported:
+                    path = gallery.sample_audience_path()
+                    count = import_csv(s, "contact", path, now=self.clock.now())
         except UserError as exc:
             self._say(str(exc), error=True)
             return 0
+        self.refresh_audience()
+        if not count:
+            self._say("The sample audience is already imported.")
+            return 0
         self._say(f"{count} sample contacts imported.")
-        self.sample_button.setEnabled(False)
         self.sampleImported.emit(count)
         return count
 
@@ -292,6 +312,7 @@ class TemplateGallery(QWidget):
 
         dialog = CsvImportDialog(self.db, self.clock, self)
         dialog.imported.connect(lambda model, n: self._say(f"{n} {model} record(s) imported."))
+        dialog.imported.connect(self.refresh_audience)
         dialog.exec()
 
     def _say(self, text: str, *, error: bool = False) -> None:
@@ -319,6 +340,6 @@ def choose_template(parent: QWidget | None, db: Database, clock: Clock | None = 
         dialog.accept()
 
     view.campaignCreated.connect(done)
-    dialog.resize(1060, 820)
+    screen_fit.fit(dialog, 1060, 820)
     dialog.exec()
     return created[0] if created else None

@@ -37,6 +37,7 @@ from engine.errors import UserError
 from engine.models import Setting
 from engine.send_test import TestSend, send_settings_email_test, send_settings_sms_test
 
+from .. import screen_fit
 from ..background import BackgroundTask, TaskContext
 from ..theme import status_css
 
@@ -133,7 +134,7 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.resize(720, 560)
+        screen_fit.fit(self, 720, 560)
 
     def _tab(self, rows: list[tuple[str, str]], stored: dict[str, object]) -> QWidget:
         page = QWidget()

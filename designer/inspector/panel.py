@@ -33,6 +33,7 @@ from ..editor import CampaignEditor
 from ..filter_builder import FilterBuilder
 from .actions import ActionForm
 from .content import ContentForm, EmailForm, SmsForm
+from .wheel import WheelGuard
 from .widgets import Debounced, DelayEdit, set_quietly
 
 NO_CAMPAIGN = (
@@ -69,6 +70,8 @@ class InspectorPanel(QWidget):
         lay.addWidget(self.title)
         self.scroll = QScrollArea(widgetResizable=True)
         lay.addWidget(self.scroll, 1)
+        self.wheel = WheelGuard(self.scroll)
+        self.show_node(None)  # says what goes here before any campaign is open
 
     # --- context for the forms -----------------------------------------------------------
     @property
@@ -118,6 +121,7 @@ class InspectorPanel(QWidget):
             old.hide()
             old.deleteLater()  # maybe inside one of its own signals (the kind combo)
         self.scroll.setWidget(self.page)
+        self.wheel.guard(self.page)
         self.refresh()
 
     def flush(self) -> None:

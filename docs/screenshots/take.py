@@ -23,7 +23,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from designer.dialogs.gallery import sample_audience_path
 from designer.main_window import APPLICATION, ORGANIZATION, MainWindow
 from engine import campaign_files, gallery
 from engine.clock import SystemClock
@@ -79,7 +78,7 @@ def main() -> int:
 
         db = Database(f"sqlite:///{tmp / f'journeys{suffix}.db'}")
         now = SystemClock().now()
-        with db.session() as s, sample_audience_path().open("rb") as csv:
+        with db.session() as s, gallery.sample_audience_path().open("rb") as csv:
             import_csv(s, "contact", csv, now=now)
         with db.session() as s:
             doc = gallery.load_template("tag_hot_contacts")

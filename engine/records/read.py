@@ -131,11 +131,16 @@ def display_name(model: str, row: dict[str, Any]) -> str:
     return f"{info.label} #{row.get('id')}"
 
 
-def resolve_record(session: Session, model: str, ref: str) -> int:
+def resolve_record(
+    session: Session, model: str, ref: str, *, among: Select[Any] | None = None
+) -> int:
     """The id of the record ``ref`` designates: an id (digits) or an email address.
 
     Email matching is case-insensitive because people type addresses however they like;
-    an email shared by several records is refused rather than guessed.
+    an email shared by several records is refused rather than guessed. ``among`` (a
+    select of record ids, e.g. a campaign's participants) settles a shared email when
+    exactly one of its records is among them: the one a command about that campaign
+    can only mean.
     """
     info = get_model(model)
     t = info.table
@@ -162,6 +167,10 @@ def resolve_record(session: Session, model: str, ref: str) -> int:
     )
     if not ids:
         raise UserError(f"no {label} with email {text}")
+    if len(ids) > 1 and among is not None:
+        inside = set(session.scalars(among.where(among.selected_columns[0].in_(ids))))
+        if len(inside) == 1:
+            return int(inside.pop())
     if len(ids) > 1:
         raise UserError(
             f"several {_plural(info)} have email {text} (ids {', '.join(map(str, ids))}); "

@@ -187,3 +187,46 @@ def test_odoo_flow(cli, db_url: str) -> None:  # type: ignore[no-untyped-def]
     report = json.loads(cli("report", cid, "--json"))
     assert report["participants"] == {"running": 0, "completed": 9, "removed": 0, "test": 0}
     _ = text
+
+
+def test_event_resolves_a_shared_email_among_the_campaigns_participants(
+    cli, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """An email two records share names the one that takes part in the campaign; when both
+    take part, it is still refused rather than guessed."""
+    cli("records", "import", "contact", str(DATA / "odoo_contacts.csv"))
+    cid = cli("import", str(DATA / "odoo_flow.journey.json"), now=T0).split()[-1]
+    cli("start", cid, now=T0)
+    cli("run", now=T0)
+    head = "name,email,phone,country,tags\n"
+    blocked = tmp_path / "blocked.csv"  # kept out of the campaign by its filter
+    blocked.write_text(head + "Ann Blocked,ANN@example.com,+32470000011,BE,Blocked\n")
+    cli("records", "import", "contact", str(blocked))
+    event = ("event", cid, "--activity", "welcome", "--record", "ann@example.com")
+    out = cli(*event, "--type", "open", now="2026-01-05T10:00:00Z")
+    ann = traces(cli)["welcome"]["Ann"]
+    assert f"recorded open on trace {ann['id']}" in out
+
+    twin = tmp_path / "twin.csv"  # this one joins at the next pass
+    twin.write_text(head + "Ann Twin,ann@example.com,+32470000012,BE,\n")
+    cli("records", "import", "contact", str(twin))
+    cli("run", now="2026-01-05T10:30:00Z")
+    assert "Ann Twin" in traces(cli)["welcome"]
+    err = cli(*event, "--type", "click", now="2026-01-05T11:00:00Z", expect=2)
+    assert "several contacts have email ann@example.com (ids 1, 11, 12)" in err
+
+
+def test_importing_a_taken_name_numbers_it_and_says_so(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flow = str(DATA / "odoo_flow.journey.json")
+    assert main(["--db", db_url, "import", flow]) == 0
+    first = capsys.readouterr()
+    assert first.err == ""
+    assert main(["--db", db_url, "import", flow]) == 0
+    second = capsys.readouterr()
+    assert "imported 'Odoo flow (2)' as draft campaign" in second.out
+    assert (
+        "note: A campaign named 'Odoo flow' already exists; this one is named 'Odoo flow (2)'."
+        in second.err
+    )

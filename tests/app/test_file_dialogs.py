@@ -110,22 +110,31 @@ def test_export_then_import_through_the_file_menu_round_trips(
     with database.read() as s:
         assert text == campaign_files.dumps(campaign_files.export_document(s, 1))
 
-    # Import it again: a new draft, opened, no trust question (no code or webhook).
+    # Import it again: a new draft, opened, no trust question (no code or webhook); its
+    # name is taken, so it is numbered as file managers do, and the window says so.
     dialogs.path = str(exported)
     file_menu_action(window, "import").trigger()
     assert dialogs.questions == [] and dialogs.warnings == []
     assert campaigns(database) == [
         (1, "Tag Hot Contacts", "draft"),
-        (2, "Tag Hot Contacts", "draft"),
+        (2, "Tag Hot Contacts (2)", "draft"),
     ]
+    assert window.statusBar().currentMessage() == (
+        "A campaign named 'Tag Hot Contacts' already exists; "
+        "this one is named 'Tag Hot Contacts (2)'."
+    )
+    assert window.campaigns.current_row().name == "Tag Hot Contacts (2)"  # type: ignore[union-attr]
     assert window.current_id() == 2
     assert set(window.canvas.document.nodes) == {"welcome", "tag_hot", "check_email"}  # type: ignore[union-attr]
 
-    # Export → import → export is byte-identical.
+    # Export → import → export is the same file but for the name.
     again = tmp_path / "again.journey.json"
     dialogs.path = str(again)
     file_menu_action(window, "export").trigger()
-    assert again.read_bytes() == exported.read_bytes()
+    assert dialogs.suggested[-1] == "Tag Hot Contacts (2).journey.json"
+    assert again.read_text(encoding="utf-8") == text.replace(
+        '"Tag Hot Contacts"', '"Tag Hot Contacts (2)"', 1
+    )
 
 
 def test_cancelling_the_file_dialogs_changes_nothing(

@@ -84,6 +84,21 @@ def test_an_empty_database_shows_the_template_gallery(qtbot: QtBot, db: Database
     assert window.docks["inspector"].isVisible() and window.docks["problems"].isVisible()
 
 
+def test_with_campaigns_listed_and_none_open_the_window_says_how_to_open_one(
+    qtbot: QtBot, db: Database, clock: FixedClock
+) -> None:
+    add_campaign(db, clock.now(), "Double Opt-in", "contact", "stopped", real=2)
+    add_campaign(db, clock.now(), "Welcome", "contact", "draft", real=0)
+    window = MainWindow(db)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.canvas is None and window.stack.currentWidget() is window.empty_label
+    text = window.empty_label.text()
+    assert "No campaign yet" not in text
+    assert text.startswith("Open a campaign: click it in the list")
+    assert "No campaign open" in window.inspector.placeholder_text()  # type: ignore[union-attr]
+
+
 def test_refresh_shows_campaigns_created_meanwhile(
     qtbot: QtBot, db: Database, clock: FixedClock
 ) -> None:

@@ -104,3 +104,49 @@ def test_a_campaign_deleted_elsewhere_empties_the_view_and_refuses_the_retry(
     assert warned and "no longer exists" in warned[0]
     panel.load(cid)
     assert panel.table.rowCount() == 0 and not panel.retry_button.isEnabled()
+
+
+def test_the_traces_dock_filters_and_follows_the_selected_card(
+    window: MainWindow, database: Database, clock: FixedClock
+) -> None:
+    w = World(database, clock)
+    w.people("Ann", "Bob", "Cid")
+    cid = w.campaign(
+        email("mail"),
+        action("tag", {"kind": "update_record", "values": {"description": "x"}}),
+        name="Filtered",
+    )
+    w.run()
+    window.refresh()
+    window.open_campaign(cid)
+    panel = window.traces
+    assert len(panel._rows) == 6 and panel.summary.text().startswith("6 traces")
+    assert [panel.step_box.itemText(i) for i in range(panel.step_box.count())] == [
+        "All steps",
+        "Mail",
+        "Tag",
+    ]
+
+    canvas = window.canvas
+    assert canvas is not None
+    canvas.scene.item_for_key["mail"].setSelected(True)  # the dock follows the card
+    assert panel.step_box.currentData() == "mail"
+    assert {r.activity for r in panel._rows} == {"mail"} and len(panel._rows) == 3
+    assert panel.summary.text().startswith("3 matching traces")
+    canvas.scene.clearSelection()
+    assert panel.step_box.currentData() is None and len(panel._rows) == 6
+
+    panel.search_edit.setText("bob")
+    panel.search_edit.returnPressed.emit()
+    assert {r.record for r in panel._rows} == {"Bob"} and len(panel._rows) == 2
+    panel.search_edit.clear()  # clearing the search shows everything again
+    assert len(panel._rows) == 6
+
+    panel.state_box.setCurrentIndex(panel.state_box.findData("error"))
+    assert panel._rows == () and panel.summary.text() == "No trace matches these filters"
+    panel.state_box.setCurrentIndex(panel.state_box.findData("processed"))
+    assert len(panel._rows) == 6
+
+    panel.follow_box.setChecked(False)  # not following: the choice stays
+    canvas.scene.item_for_key["tag"].setSelected(True)
+    assert panel.step_box.currentData() is None and len(panel._rows) == 6

@@ -72,3 +72,19 @@ def test_the_sparkline_tooltip_gives_the_day_and_values(
     card.texts()
     tip = card.tooltip_at(QPointF(card._spark_box.right(), card._spark_box.center().y()))
     assert "48 hours" in tip and clock.now().strftime("%H:00") in tip
+
+
+def test_a_cut_short_title_is_shown_whole_in_the_tooltip(
+    qapp, db: Database, hot: int, clock: FixedClock
+) -> None:  # type: ignore[no-untyped-def]
+    doc = CampaignDocument(db, hot, clock)
+    scene = CampaignScene(doc)
+    card = scene.item_for_key["welcome"]
+    header = QPointF(card.rect.left() + 60, card.rect.top() + 20)
+    assert card.tooltip_at(header) == ""  # "Welcome" fits: nothing to add
+    long = "Welcome to the spring collection, with a coupon for our best customers"
+    doc.set_field("welcome", "name", long)
+    assert card.texts()["name"] != long and card.texts()["name"].endswith("…")
+    assert card.tooltip_at(header) == long
+    card.set_problems("error", "Missing subject")
+    assert card.tooltip_at(header) == f"{long}\nMissing subject"

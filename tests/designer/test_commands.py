@@ -232,3 +232,30 @@ def test_commands_reverse_one_by_one(qapp, db: Database, hot: int, clock: FixedC
     while ed.undo_stack.canUndo():
         ed.undo_stack.undo()
     assert snapshot(db, hot) == before
+
+
+def test_new_steps_are_named_by_type_and_trigger(
+    qapp, db: Database, hot: int, clock: FixedClock
+) -> None:
+    editor = CampaignEditor(CampaignDocument(db, hot, clock))
+    doc = editor.document
+
+    def added(type_: str, parent: str | None = None, trigger: str | None = None) -> str:
+        key = editor.add_node(type_, (0.0, 0.0), parent, trigger)
+        assert key is not None
+        return doc.node(key).name
+
+    assert added("email") == "Email at start"
+    assert added("sms", "welcome", "mail_click") == "SMS after clicked"
+    assert added("sms", "welcome", "mail_click") == "SMS after clicked 2"
+    assert added("email", "welcome", "mail_not_open") == "Email if not opened"
+    assert added("server_action", "welcome", "mail_bounce") == "Server action if bounced"
+    assert added("server_action", "tag_hot", "activity") == "Server action after previous step"
+    # with no trigger given, the first valid one (the name follows it)
+    assert editor.new_node("email", None, "welcome").name == "Email after previous step"
+    assert (
+        CampaignDocument(db, hot, clock)
+        .node(next(k for k, n in doc.nodes.items() if n.name == "SMS after clicked 2"))
+        .name
+        == "SMS after clicked 2"
+    )  # stored as shown

@@ -12,7 +12,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QTableWidgetItem
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
@@ -83,10 +83,22 @@ def test_sample_audience_imports_thirty_contacts(
 ) -> None:
     gallery = TemplateGallery(sdb, clock)
     qtbot.addWidget(gallery)
+    assert "No contacts yet?" in gallery.intro.text()
+    assert gallery.sample_button.toolTip() == "Imports contacts.csv: 30 contacts"
     with qtbot.waitSignal(gallery.sampleImported) as imported:
         gallery.sample_button.click()
     assert imported.args == [30]
     assert not gallery.sample_button.isEnabled()
+    assert "No contacts yet?" not in gallery.intro.text()
+    assert "30 contacts in this database." in gallery.intro.text()
+
+    # The gallery opened again (a later run) knows: the sample goes in once.
+    again = TemplateGallery(sdb, clock)
+    qtbot.addWidget(again)
+    assert not again.sample_button.isEnabled()
+    assert again.sample_button.toolTip() == "The sample audience is already imported."
+    assert again.import_sample_audience() == 0
+    assert again.status.text() == "The sample audience is already imported."
     with sdb.read() as s:
         rows = list_records(s, "contact")
     assert len(rows) == 30
@@ -197,6 +209,27 @@ def test_csv_dialog_previews_and_imports_with_progress(
     assert count(sdb, Contact) == 2
     assert "2 contact record(s) imported" in dialog.result_label.text()
     assert dialog.import_button.isEnabled() and not dialog.cancel_button.isVisible()
+
+
+def test_return_in_the_csv_file_field_loads_the_file_and_presses_no_button(
+    qtbot: QtBot, sdb: Database, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    browsed: list[str] = []
+    monkeypatch.setattr(
+        "designer.file_dialogs.open_file_name", lambda *a, **k: browsed.append("asked") or ""
+    )
+    dialog = CsvImportDialog(sdb, clock)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    path = write_csv(tmp_path, "name,email\nAnn Lee,ann@example.com\n")
+    dialog.file_edit.setFocus()
+    dialog.file_edit.setText(str(path))
+    qtbot.keyClick(dialog.file_edit, Qt.Key.Key_Return)
+    assert browsed == []
+    assert dialog.isVisible()
+    assert dialog.table.rowCount() == 1 and dialog.import_button.isEnabled()
+    assert count(sdb, Contact) == 0  # Return loads the preview; importing is a click
 
 
 def test_csv_dialog_flags_unknown_column_and_lists_errors_importing_nothing(

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication, QComboBox, QTabWidget, QWidget
 from pytestqt.qtbot import QtBot
 
 from designer.document import CampaignDocument
@@ -211,3 +213,53 @@ def test_a_pending_edit_of_a_form_left_behind_is_dropped(
     editor.remove(["welcome"])
     form.set("subject", "after delete")  # the step is gone: nothing to write to
     assert "welcome" not in editor.document
+
+
+def wheel(widget: QWidget, dy: int = -120) -> None:
+    """One notch of the wheel over ``widget`` (down for a negative ``dy``)."""
+    pos = QPointF(widget.rect().center())
+    event = QWheelEvent(
+        pos,
+        widget.mapToGlobal(pos),
+        QPoint(0, 0),
+        QPoint(0, dy),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def test_the_wheel_over_the_inspector_scrolls_the_inspector(panel: InspectorPanel) -> None:
+    """Issue 26: the wheel switched the preview's tabs and stayed in the HTML editor."""
+    panel.resize(520, 500)
+    panel.show_node("welcome")
+    form = panel.content
+    assert isinstance(form, EmailForm)
+    bar = panel.scroll.verticalScrollBar()
+    assert bar.maximum() > 0  # a form taller than the dock
+    tabs = next(t for t in panel.page.findChildren(QTabWidget) if t.count() == 3)
+    wheel(tabs.tabBar())
+    assert tabs.currentIndex() == 0 and bar.value() > 0
+
+    bar.setValue(0)
+    form.body.setPlainText("<p>short</p>")  # nothing for the editor itself to scroll
+    wheel(form.body.viewport())
+    assert bar.value() > 0
+
+    bar.setValue(0)
+    form.body.setPlainText("\n".join(f"<p>line {i}</p>" for i in range(200)))
+    inner = form.body.verticalScrollBar()
+    assert inner.maximum() > 0
+    wheel(form.body.viewport())  # the editor can scroll: it does, the inspector stays
+    assert inner.value() > 0 and bar.value() == 0
+    inner.setValue(inner.maximum())
+    wheel(form.body.viewport())  # at its end: the inspector goes on
+    assert bar.value() > 0
+
+    bar.setValue(0)
+    combo = next(c for c in panel.page.findChildren(QComboBox) if c.count() > 1)
+    index = combo.currentIndex()
+    wheel(combo)
+    assert combo.currentIndex() == index and bar.value() > 0

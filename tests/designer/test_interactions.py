@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
@@ -15,6 +16,8 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QApplication
 from sqlalchemy import select
 
+from designer.canvas import style
+from designer.canvas.layout import overlaps
 from designer.canvas.palette import PaletteTile
 from engine.catalog import triggers_for_parent
 from engine.db import Database
@@ -251,3 +254,94 @@ def test_the_overview_shrinks_on_a_narrow_canvas(canvas: Any, qtbot: Any) -> Non
     assert MIN_WIDTH <= canvas.minimap.width() <= canvas.view.viewport().width() // 5
     area = canvas.view.viewport().geometry()
     assert canvas.minimap.geometry().right() < area.right()  # still in the corner
+
+
+@pytest.mark.parametrize("zoom", [0.6, 1.0, 1.56, 2.0])
+def test_every_point_of_a_linked_handle_draws_a_link_at_any_zoom(
+    canvas: Any, db: Database, hot: int, zoom: float
+) -> None:
+    """Issue 26: zoomed to 156%, a drag from the upper half of a handle that already had
+    links moved the card (the handle's half inside the card was a hole in its shape)."""
+    scene = canvas.scene
+    canvas.view.set_zoom(zoom)
+    source = scene.item_for_key["welcome"]  # two links leave its handle already
+    canvas.view.centerOn(source)
+    for dy in (-8.0, -4.0, 0.0, 4.0, 8.0):
+        chooser = scene.chooser = ScriptedChooser()  # answers nothing: no child made
+        start = source.output_anchor() + QPointF(0, dy)
+        drag(canvas, start, start + QPointF(150, 220))
+        assert chooser.offered, f"no link drawn from {dy:+} at {zoom:.0%}"
+        assert source.pos() == QPointF(0, 0)
+    assert canvas.editor.undo_stack.count() == 0
+
+
+def clear_of_every_card(canvas: Any, key: str) -> bool:
+    scene = canvas.scene
+    spot = scene.position_of(key)
+    start = scene.start_item.pos()
+    others = [scene.position_of(k) for k in scene.item_for_key if k != key]
+    return not any(overlaps(spot, p) for p in [*others, (start.x(), start.y())])
+
+
+def in_sight(canvas: Any, key: str) -> bool:
+    """Wholly inside the viewport and not under the minimap."""
+    view = canvas.view
+    rect = view.mapFromScene(canvas.scene.item_for_key[key].sceneBoundingRect()).boundingRect()
+    minimap = canvas.minimap.geometry()
+    return view.viewport().rect().contains(rect) and not rect.intersects(minimap)
+
+
+def test_new_steps_land_in_a_free_place_in_sight(canvas: Any, db: Database, hot: int) -> None:
+    """Issue 26: a palette click, a paste and a duplicate landed on top of cards, and new
+    children off screen or under the minimap."""
+    scene, view = canvas.scene, canvas.view
+    welcome = scene.item_for_key["welcome"]
+    # the view's centre is beside a card, not on it: a new root would have covered it
+    view.centerOn(welcome.pos() + QPointF(style.CARD_W / 2 + 30, 0))
+    canvas.add_at_center("sms")
+    (root,) = [k for k in scene.selected_keys()]
+    assert canvas.document.node(root).parent is None
+    assert clear_of_every_card(canvas, root) and in_sight(canvas, root)
+
+    scene.select_keys(["tag_hot"])
+    canvas.actions_by_name["copy"].trigger()
+    view.centerOn(scene.item_for_key["check_email"].pos())  # paste aimed at a card
+    canvas.actions_by_name["paste"].trigger()
+    (pasted,) = scene.selected_keys()
+    assert clear_of_every_card(canvas, pasted) and in_sight(canvas, pasted)
+
+    view.centerOn(QPointF(-3000, -3000))  # far from everything: the copy is scrolled to
+    scene.select_keys(["check_email"])
+    canvas.actions_by_name["duplicate"].trigger()
+    (copy,) = scene.selected_keys()
+    assert clear_of_every_card(canvas, copy) and in_sight(canvas, copy)
+
+    view.centerOn(QPointF(-3000, -3000))  # a child dropped on a card while looking away
+    scene.chooser = ScriptedChooser(trigger="activity")
+    key = scene.interactions.drop_activity("email", scene.item_for_key[copy].pos())
+    assert key is not None and canvas.document.node(key).parent == copy
+    assert clear_of_every_card(canvas, key) and in_sight(canvas, key)
+
+
+@pytest.mark.parametrize("size", [(1400, 330), (1400, 900), (700, 900), (900, 420)])
+def test_fit_shows_every_card_clear_of_the_minimap_as_large_as_it_can(
+    canvas: Any, qtbot: Any, size: tuple[int, int]
+) -> None:
+    """Issue 26: Fit reserved the minimap's width over the whole height, so a journey
+    wider than tall came out far smaller than the canvas allowed."""
+    canvas.resize(*size)
+    qtbot.waitUntil(lambda: canvas.view.viewport().width() > 0)
+    view = canvas.view
+    view.fit()
+    assert all(in_sight(canvas, k) for k in canvas.scene.item_for_key)
+    rect = QRectF(canvas.scene.content_rect).adjusted(-40, -40, 40, 40)
+    port = view.viewport().rect()
+    reserve = canvas.minimap.width() + 16 if canvas.minimap.isVisible() else 0
+    old = min(
+        max(port.width() - reserve, port.width() // 2) / rect.width(),
+        port.height() / rect.height(),
+        1.0,
+    )
+    assert view.zoom() >= old - 1e-9  # never smaller than before
+    if size == (700, 900):  # narrow: above the minimap, not beside it
+        assert view.zoom() > old * 1.2
