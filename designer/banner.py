@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
 from . import theme
 
@@ -29,6 +29,12 @@ class UpdateBanner(QFrame):
         super().__init__(parent)
         self.setObjectName("update-banner")
         self.label = QLabel(TEXT)
+        # Wrapped, and no wider than it is given: unwrapped, this sentence and its two
+        # buttons asked the central area for ~800 px, and at 1280×800 the window took
+        # them from the docks (campaign names cut, Rename gone) and never gave them back.
+        self.label.setWordWrap(True)
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.label.setMinimumWidth(120)
         self.update_button = QPushButton("Update participants")
         self.skip_button = QPushButton("Don't update")
         self.update_button.clicked.connect(lambda: self.chosen.emit(True))

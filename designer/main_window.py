@@ -398,6 +398,7 @@ class MainWindow(CampaignCommands, QMainWindow):
             self.undo_group.setActiveStack(canvas.editor.undo_stack)
             self.canvas = canvas
             canvas.scene.selectionChanged.connect(self._on_selection)
+            canvas.testToHere.connect(self.test_to_here)
             if self.inspector is not None and hasattr(self.inspector, "set_editor"):
                 self.inspector.set_editor(canvas.editor)
                 self.inspector.show_node(None)
@@ -430,6 +431,13 @@ class MainWindow(CampaignCommands, QMainWindow):
         if hasattr(self.inspector, "show_node"):
             self.inspector.show_node(keys[0] if len(keys) == 1 else None)
         self.traces.follow(keys)
+
+    def test_to_here(self, key: str) -> None:
+        """A card's Run Test to Here: the Test dock walks its participant down to ``key``."""
+        dock = self.docks["test"]
+        dock.show()
+        dock.raise_()
+        self.test_panel.run_to(key)
 
     def _traces_steps(self) -> None:
         """The Traces dock's step filter lists the open campaign's steps by name."""
@@ -614,7 +622,10 @@ class MainWindow(CampaignCommands, QMainWindow):
         width = self.width()
         side = [min(330, max(240, width // 5)), min(440, max(375, width * 7 // 25))]
         self.resizeDocks([self.docks["campaigns"], self.inspector_dock], side, h)
-        self.resizeDocks([self.docks["problems"]], [150], v)
+        # The bottom docks (problems, traces, test) share one tab group: tall enough for a
+        # test participant's steps and a few traces (150 px left the Test dock ~110).
+        bottom = min(300, max(190, self.height() * 27 // 100))
+        self.resizeDocks([self.docks["problems"]], [bottom], v)
         self.resizeDocks([self.docks["campaigns"], self.docks["history"]], [420, 200], v)
 
     def closeEvent(self, event: QCloseEvent) -> None:

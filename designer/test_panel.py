@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import Shiboken
 from sqlalchemy import select
 
-from engine import campaigns, interactions, reporting
+from engine import campaigns, interactions, reporting, test_path
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import UserError
@@ -289,6 +289,23 @@ class TestPanel(QWidget):
             self._execute(now)
 
         self._guard(run, keep=trace_id)
+
+    def run_to(self, key: str) -> None:
+        """Run Test to Here: walk the test participant (launched first if there is none)
+        down every step to ``key``, simulating each branch's event on the way."""
+        if self.participant_id is None:
+            self.launch()
+            if self.participant_id is None:
+                return  # launching was refused: its reason is shown
+        participant_id = self.participant_id
+
+        def run() -> None:
+            test_path.run_test_to(self.db, self.clock, participant_id, key)
+
+        self._guard(run)
+        target = next((r["id"] for r in reversed(self.rows) if r["activity"] == key), None)
+        if target is not None:
+            self.select_trace(target)
 
     def _execute(self, now: Any) -> None:
         Executor(self.db, self.clock).execute_due(now)

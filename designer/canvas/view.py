@@ -18,6 +18,7 @@ from functools import lru_cache
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QAction,
+    QContextMenuEvent,
     QDragMoveEvent,
     QDropEvent,
     QKeyEvent,
@@ -237,6 +238,17 @@ class CanvasView(QGraphicsView):
             event.accept()
             return
         super().mouseReleaseEvent(event)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        """A right click on a card opens that step's menu (see ``CanvasWidget.card_menu``)."""
+        card = self.canvas.card_at(self.mapToScene(event.pos()))
+        key = getattr(card, "key", None)
+        owner = self.parentWidget()
+        if key is None or not hasattr(owner, "card_menu"):
+            super().contextMenuEvent(event)
+            return
+        owner.popup(owner.card_menu(key), event.globalPos())
+        event.accept()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():

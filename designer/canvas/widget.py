@@ -8,18 +8,20 @@ and calls ``editor`` methods, so its edits land on the same undo stack.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QHBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QMenu, QWidget
 
+from engine.catalog import TRIGGER_WORDS
 from engine.clock import Clock, SystemClock
 from engine.db import Database
 
-from ..document import CampaignDocument
+from ..document import TYPE_LABELS, CampaignDocument
 from ..editor import CampaignEditor
 from . import layout
-from .interactions import snap
+from .interactions import ACTIVITY_TYPES, snap
 from .minimap import Minimap
 from .palette import Palette
 from .scene import CampaignScene
@@ -28,6 +30,8 @@ from .view import CanvasView
 
 
 class CanvasWidget(QWidget):
+    testToHere = Signal(str)  # "Run Test to Here" on a card: the step's key
+
     def __init__(
         self,
         db: Database,
@@ -57,6 +61,8 @@ class CanvasWidget(QWidget):
         box.addWidget(self.view, 1)
         self.activity_palette.setVisible(not read_only)
         self.actions_by_name: dict[str, QAction] = {}
+        # How a card's menu is shown (tests replace it, as the scene's chooser).
+        self.popup: Callable[[QMenu, QPoint], object] = lambda menu, at: menu.exec(at)
         self._make_actions()
         self.refresh_stats()
 
@@ -151,6 +157,43 @@ class CanvasWidget(QWidget):
             self.scene.interactions.drop_activity(type_, card.pos())
         else:
             self.scene.interactions.drop_activity(type_, QPointF(center))
+
+    # --- a card's own menu -------------------------------------------------------------------
+    def card_menu(self, key: str) -> QMenu:
+        """What a right click on a card offers: the edits that concern that one step."""
+        menu = QMenu(self)
+        if self.scene.interactions is None:  # read-only: nothing to edit
+            menu.addAction("Run Test to Here", partial(self.testToHere.emit, key))
+            return menu
+        if self.scene.selected_keys() != [key]:
+            self.scene.select_keys([key])
+        menu.addAction("Rename…", partial(self.rename, key))
+        for name in ("duplicate", "copy", "cut", "delete"):
+            menu.addAction(self.actions_by_name[name])
+        add = menu.addMenu("Add Step After")
+        for trigger in self.document.valid_triggers(key):
+            sub = add.addMenu(TRIGGER_WORDS[trigger].capitalize())
+            for type_ in ACTIVITY_TYPES:
+                sub.addAction(TYPE_LABELS[type_], partial(self.add_child, key, type_, trigger))
+        menu.addSeparator()
+        menu.addAction("Run Test to Here", partial(self.testToHere.emit, key))
+        return menu
+
+    def rename(self, key: str) -> None:
+        node = self.document.node(key)
+        name, ok = QInputDialog.getText(self, "Rename step", "Name:", text=node.name)
+        if ok and name.strip() and name.strip() != node.name:
+            self.editor.set_field(key, "name", name.strip())
+
+    def add_child(self, parent: str, type_: str, trigger: str) -> str | None:
+        """A new step after ``parent`` on ``trigger``, in a free place below it, in sight."""
+        if self.scene.interactions is None:
+            return None
+        spot = self.scene.interactions.child_spot(parent)
+        key = self.editor.add_node(type_, spot, parent, trigger)
+        if key is not None:
+            self.scene.show_new([key])
+        return key
 
     def refresh_stats(self) -> None:
         """Reload counters and sparklines (connect to the engine bridge's countersChanged)."""

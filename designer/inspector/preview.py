@@ -12,15 +12,17 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtCore import QSizeF, Qt, QTimer
+from PySide6.QtGui import QFontDatabase, QResizeEvent, QTextOption
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QLabel,
     QPlainTextEdit,
+    QSizePolicy,
     QTabWidget,
     QTextBrowser,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -185,6 +187,37 @@ class EmailPreview(_Preview):
         self.source.setPlainText(p.source.replace("\r\n", "\n"))
 
 
+class WrappedText(QTextEdit):
+    """Read-only text as tall as its lines, wrapped anywhere a line must break.
+
+    A QLabel wraps at spaces only: the tracked short link of an SMS (40 characters, no
+    space) made the label, then the whole inspector, wider than its dock.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setReadOnly(True)
+        self.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setMinimumWidth(80)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit)
+
+    def setText(self, text: str) -> None:
+        self.setPlainText(text)
+
+    def text(self) -> str:
+        return self.toPlainText()
+
+    def _fit(self, size: QSizeF) -> None:
+        self.setFixedHeight(int(size.height()) + 2 * self.frameWidth() + 2)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit(self.document().size())
+
+
 class SmsPreview(_Preview):
     def __init__(self, ctx: Any, key: str, content: Callable[[], dict[str, Any]]) -> None:
         super().__init__(ctx, key, content)
@@ -192,11 +225,8 @@ class SmsPreview(_Preview):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addRow(QLabel(HEADING, wordWrap=True))
         lay.addRow("Preview for", self.records)
-        self.message = QLabel(
-            wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse
-        )
-        self.message.setStyleSheet("padding: 6px; border: 1px solid palette(mid);")
-        self.size = QLabel()
+        self.message = WrappedText()
+        self.size = QLabel(wordWrap=True)
         lay.addRow(self.message)
         lay.addRow(self.size)
         self.body = ""

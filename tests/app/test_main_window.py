@@ -15,9 +15,10 @@ from pytestqt.qtbot import QtBot
 
 from designer.main_window import MainWindow
 from engine import campaign_files, gallery
-from engine.clock import FixedClock
+from engine.clock import FixedClock, SystemClock
 from engine.db import Database
 from engine.models import Campaign
+from tests.app.conftest import add_template
 
 
 def answer(monkeypatch: pytest.MonkeyPatch, reply: QMessageBox.StandardButton) -> list[str]:
@@ -266,3 +267,46 @@ def test_the_test_path_stays_highlighted_through_edits_and_goes_with_the_campaig
     assert window.canvas is not canvas and window.canvas is not None
     assert panel.participant_id is None and panel.rows == []
     assert not {k for k, i in window.canvas.scene.item_for_key.items() if i.opacity() < 1.0}
+
+
+def test_the_update_banner_takes_no_room_from_the_docks(
+    window: MainWindow, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 26: at 1280×800 the banner's unwrapped sentence widened the centre, cut the
+    campaign names and hid Rename, and the docks stayed narrow after it went."""
+    window.resize(1280, 800)
+    window.campaigns.select(2)
+    answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    window.actions_by_name["start"].trigger()
+    qtbot.wait(50)
+    side = ("campaigns", "inspector", "history")  # the docks beside the canvas
+    widths = {n: window.docks[n].width() for n in side if window.docks[n].isVisible()}
+    assert "campaigns" in widths and "inspector" in widths
+    assert window.canvas is not None
+    window.canvas.editor.add_node("sms", (0.0, 600.0), parent="welcome")
+    assert window.banner.isVisible()
+    qtbot.wait(50)
+    assert window.banner.minimumSizeHint().width() < 480
+    assert {n: window.docks[n].width() for n in widths} == widths
+    assert window.banner.label.height() >= window.banner.label.heightForWidth(
+        window.banner.label.width()
+    )  # wrapped, and shown whole
+    window.banner.skip_button.click()
+    qtbot.wait(50)
+    assert {n: window.docks[n].width() for n in widths} == widths
+
+
+def test_the_bottom_docks_start_tall_enough_to_use(qtbot: QtBot, database: Database) -> None:
+    """Issue 26: the Test dock started about 110 px tall at 1280×800."""
+    add_template(database, "tag_hot_contacts", SystemClock().now())
+    w = MainWindow(database)
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    w.campaigns.select(1)
+    w.docks["test"].raise_()
+    qtbot.wait(100)  # the first-run sizes are set once the window has its size
+    assert 190 <= w.docks["test"].height() <= 300
+    assert w.canvas is not None and w.canvas.view.viewport().height() >= 300
+    w.shutdown()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
-from PySide6.QtWidgets import QApplication, QComboBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QAbstractButton, QApplication, QComboBox, QTabWidget, QWidget
 from pytestqt.qtbot import QtBot
 
 from designer.document import CampaignDocument
@@ -263,3 +263,28 @@ def test_the_wheel_over_the_inspector_scrolls_the_inspector(panel: InspectorPane
     index = combo.currentIndex()
     wheel(combo)
     assert combo.currentIndex() == index and bar.value() > 0
+
+
+def test_a_tracked_link_in_the_sms_preview_wraps_within_the_dock(
+    qtbot: QtBot, panel: InspectorPanel
+) -> None:
+    """Issue 26: the short link did not wrap, so the SMS inspector grew wider than its
+    dock and clipped its buttons behind a horizontal scroll bar."""
+    panel.resize(400, 900)
+    key = panel.editor.add_node("sms", (0.0, 0.0))
+    panel.show_node(key)
+    form = panel.content
+    assert isinstance(form, SmsForm)
+    form.body.setPlainText("Your offer: https://shop.example.com/offers/spring?c=1234567890abcdef")
+    form.preview_pane.refresh()
+    message = form.preview_pane.message
+    assert "/s/" in message.text()  # the tracked short link, as sent
+    qtbot.wait(50)  # the layout settles on posted events
+    assert panel.scroll.horizontalScrollBar().maximum() == 0
+    viewport = panel.scroll.viewport().rect()
+    for button in panel.page.findChildren(QAbstractButton):
+        if button.isVisible():
+            corner = button.mapTo(panel.scroll.viewport(), button.rect().topRight())
+            assert viewport.contains(corner), f"{button.text()!r} is clipped"
+    # as tall as its wrapped lines: the whole message reads without scrolling
+    assert message.document().size().height() <= message.height()

@@ -345,3 +345,61 @@ def test_fit_shows_every_card_clear_of_the_minimap_as_large_as_it_can(
     assert view.zoom() >= old - 1e-9  # never smaller than before
     if size == (700, 900):  # narrow: above the minimap, not beside it
         assert view.zoom() > old * 1.2
+
+
+def menu_action(menu: Any, *path: str) -> Any:
+    """The action at ``path`` in ``menu`` (submenu titles, then the action's text)."""
+    for title in path[:-1]:
+        menu = next(a.menu() for a in menu.actions() if a.menu() and a.text() == title)
+    return next(a for a in menu.actions() if a.text() == path[-1])
+
+
+def test_a_cards_menu_renames_adds_a_child_duplicates_deletes_and_tests(
+    canvas: Any, db: Database, hot: int, monkeypatch: Any
+) -> None:
+    from PySide6.QtGui import QContextMenuEvent
+    from PySide6.QtWidgets import QInputDialog
+
+    scene, view = canvas.scene, canvas.view
+    shown: list[list[str]] = []
+    canvas.popup = lambda menu, at: shown.append([x.text() for x in menu.actions()])
+    card = scene.item_for_key["welcome"]
+    at = view.mapFromScene(card.pos())
+    event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, at, view.viewport().mapToGlobal(at))
+    QApplication.sendEvent(view.viewport(), event)  # a right click on the card
+    assert shown == [
+        [
+            "Rename…",
+            "D&uplicate",
+            "&Copy",
+            "Cu&t",
+            "&Delete",
+            "Add Step After",
+            "",
+            "Run Test to Here",
+        ]
+    ]
+    assert scene.selected_keys() == ["welcome"]
+
+    menu = canvas.card_menu("welcome")
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Spring welcome", True))
+    menu_action(menu, "Rename…").trigger()
+    assert stored(db, hot)["welcome"].name == "Spring welcome"
+
+    menu_action(menu, "Add Step After", "Clicked", "SMS").trigger()
+    (child,) = scene.selected_keys()
+    rows = stored(db, hot)
+    assert (rows[child].parent_id, rows[child].trigger) == (rows["welcome"].id, "mail_click")
+    assert rows[child].name == "SMS after clicked"
+    assert clear_of_every_card(canvas, child) and in_sight(canvas, child)
+
+    asked: list[str] = []
+    canvas.testToHere.connect(asked.append)
+    menu = canvas.card_menu(child)
+    menu_action(menu, "Run Test to Here").trigger()
+    assert asked == [child]
+    menu_action(menu, "D&uplicate").trigger()
+    assert len(stored(db, hot)) == 5
+    menu = canvas.card_menu(child)
+    menu_action(menu, "&Delete").trigger()
+    assert child not in stored(db, hot)

@@ -323,3 +323,43 @@ def test_steps_are_listed_by_the_names_the_canvas_shows(panel: TestPanel, contac
     run_welcome(panel)
     item = panel.table.item(0, 0)
     assert (item.text(), item.toolTip()) == ("Welcome!", "welcome")
+
+
+def test_run_test_to_here_walks_the_path_simulating_each_branch(
+    qtbot: QtBot, db: Database, clock: FixedClock, odoo: int
+) -> None:
+    """Issue 26's "run test to here": to reach click_sms the test needs the welcome sent,
+    a reply (its branch), the reply SMS sent (an hour early), then a click on it."""
+    panel = TestPanel(db, clock)
+    qtbot.addWidget(panel)
+    panel.set_campaign(odoo, "contact")
+    ann = next(
+        panel.records.itemData(i)
+        for i in range(panel.records.count())
+        if panel.records.itemText(i).startswith("Ann ")
+    )
+    panel.records.setCurrentIndex(panel.records.findData(ann))
+    panel.run_to("click_sms")  # launches the test participant first
+    assert not panel.error.text(), panel.error.text()
+    rows = by_activity(panel)
+    assert {k: r["state"] for k, r in rows.items()} == {
+        "welcome": "processed",
+        "reply_sms": "processed",
+        "click_sms": "processed",
+        "not_opened": "canceled",  # the reply took the other branch
+    }
+    assert panel.current_row()["activity"] == "click_sms"  # type: ignore[index]
+    assert "See you soon, Ann." in panel.preview.toPlainText()
+
+    panel.run_to("not_opened")  # off this participant's path now: said, not raised
+    assert (
+        panel.error.text()
+        == "the test stopped at 'Mark as cold', canceled: " + (rows["not_opened"]["message"])
+    )
+
+    panel.clear_test()  # a new participant takes the "not opened" branch instead
+    panel.run_to("not_opened")
+    assert not panel.error.text(), panel.error.text()
+    rows = by_activity(panel)
+    assert rows["not_opened"]["state"] == "processed"  # its day's wait skipped
+    assert (rows["reply_sms"]["state"], rows["reply_sms"]["due"]) == ("scheduled", None)
