@@ -55,7 +55,7 @@ PICK_TEXT = (
     "Or create one with File ▸ New, or import a campaign file."
 )
 CANVAS_ACTIONS = (
-    ("edit", ["cut", "copy", "paste", "duplicate", "delete", "select_all"]),
+    ("edit", ["cut", "copy", "paste", "duplicate", "delete", "select_all", "quick_add"]),
     ("view", ["zoom_in", "zoom_out", "zoom_reset", "fit", "arrange", "overview"]),
 )
 K = QKeySequence.StandardKey
@@ -71,6 +71,7 @@ ACTION_TEXTS = {
     "zoom_reset": ("&Actual Size", "Ctrl+0"),
     "fit": ("&Fit to Window", "Ctrl+9"),
     "arrange": ("&Arrange Automatically", "Ctrl+Shift+L"),
+    "quick_add": ("&Quick Add Step…", "Ctrl+K"),
     "overview": ("Show &Overview", None),
 }
 # What a right click on a campaign in the list offers ("": a separator).
@@ -100,6 +101,7 @@ EDITING_ACTIONS = (
     "duplicate",
     "delete",
     "arrange",
+    "quick_add",
     "start",
     "stop",
     "duplicate_campaign",
@@ -243,9 +245,11 @@ class MainWindow(CampaignCommands, QMainWindow):
     def _action(self, name: str, text: str, slot, keys=None) -> QAction:  # type: ignore[no-untyped-def]
         action = QAction(text, self)
         if keys is not None:
-            action.setShortcuts(
-                [QKeySequence(k) for k in (keys if isinstance(keys, list) else [keys])]
-            )
+            # A platform's standard key may be empty (Preferences on most Linux desktops):
+            # the explicit fallback after it then stands alone, and is never listed twice.
+            wanted = [QKeySequence(k) for k in (keys if isinstance(keys, list) else [keys])]
+            unique = list(dict.fromkeys(k.toString() for k in wanted if not k.isEmpty()))
+            action.setShortcuts([QKeySequence(k) for k in unique])
         action.triggered.connect(slot)
         self.actions_by_name[name] = action
         return action
@@ -255,16 +259,28 @@ class MainWindow(CampaignCommands, QMainWindow):
         a = self._action
         menu = self.menuBar().addMenu("&File")
         menu.addAction(a("new", "&New Campaign", self.new_campaign, K.New))
-        menu.addAction(a("new_from_template", "New from &Template…", self.new_from_template))
+        menu.addAction(
+            a("new_from_template", "New from &Template…", self.new_from_template, "Ctrl+Shift+N")
+        )
         menu.addAction(a("import", "&Import…", self.import_dialog, K.Open))
         menu.addAction(a("export", "&Export…", self.export_dialog, K.SaveAs))
         menu.addAction(
-            a("export_png", "Export Diagram as P&NG…", lambda: self.export_diagram("png"))
+            a(
+                "export_png",
+                "Export Diagram as P&NG…",
+                lambda: self.export_diagram("png"),
+                "Ctrl+Shift+P",
+            )
         )
         menu.addAction(
-            a("export_svg", "Export Diagram as S&VG…", lambda: self.export_diagram("svg"))
+            a(
+                "export_svg",
+                "Export Diagram as S&VG…",
+                lambda: self.export_diagram("svg"),
+                "Ctrl+Shift+G",
+            )
         )
-        menu.addAction(a("import_records", "Import &Records…", self.import_records))
+        menu.addAction(a("import_records", "Import &Records…", self.import_records, "Ctrl+Shift+I"))
         menu.addSeparator()
         read_only = a("read_only", "Open Read-Only", self._remember_read_only)
         read_only.setCheckable(True)
@@ -275,11 +291,11 @@ class MainWindow(CampaignCommands, QMainWindow):
         )
         menu.addAction(read_only)
         menu.addSeparator()
-        settings_ = a("settings", "&Settings…", self.open_settings, K.Preferences)
+        settings_ = a("settings", "&Settings…", self.open_settings, [K.Preferences, "Ctrl+,"])
         settings_.setMenuRole(QAction.MenuRole.PreferencesRole)
         menu.addAction(settings_)
         menu.addSeparator()
-        quit_ = a("quit", "&Quit", self.close, K.Quit)
+        quit_ = a("quit", "&Quit", self.close, [K.Quit, "Ctrl+Q"])
         quit_.setMenuRole(QAction.MenuRole.QuitRole)
         menu.addAction(quit_)
         self.quit_action = quit_
@@ -311,11 +327,13 @@ class MainWindow(CampaignCommands, QMainWindow):
         camp.addAction(a("start", "&Start…", self.start_campaign, "Ctrl+R"))
         camp.addAction(a("stop", "S&top…", self.stop_campaign, "Ctrl+Shift+R"))
         camp.addSeparator()
-        camp.addAction(a("duplicate_campaign", "&Duplicate", self.duplicate_campaign))
+        camp.addAction(
+            a("duplicate_campaign", "&Duplicate", self.duplicate_campaign, "Ctrl+Shift+D")
+        )
         camp.addAction(a("rename", "Re&name…", self.rename_campaign, "F2"))
-        camp.addAction(a("archive", "&Archive", self.archive_campaign))
-        camp.addAction(a("restore", "Rest&ore from Archive", self.restore_campaign))
-        camp.addAction(a("delete_campaign", "De&lete…", self.delete_campaign))
+        camp.addAction(a("archive", "&Archive", self.archive_campaign, "Ctrl+Shift+A"))
+        camp.addAction(a("restore", "Rest&ore from Archive", self.restore_campaign, "Ctrl+Shift+O"))
+        camp.addAction(a("delete_campaign", "De&lete…", self.delete_campaign, "Ctrl+Shift+Del"))
         camp.addSeparator()
         camp.addAction(a("dashboard", "Dash&board", self.open_dashboard, "Ctrl+Shift+B"))
         camp.addAction(a("refresh", "Re&fresh", self.refresh, K.Refresh))
@@ -399,6 +417,7 @@ class MainWindow(CampaignCommands, QMainWindow):
             self.canvas = canvas
             canvas.scene.selectionChanged.connect(self._on_selection)
             canvas.testToHere.connect(self.test_to_here)
+            canvas.inspectRequested.connect(self.inspect_step)
             if self.inspector is not None and hasattr(self.inspector, "set_editor"):
                 self.inspector.set_editor(canvas.editor)
                 self.inspector.show_node(None)
@@ -431,6 +450,15 @@ class MainWindow(CampaignCommands, QMainWindow):
         if hasattr(self.inspector, "show_node"):
             self.inspector.show_node(keys[0] if len(keys) == 1 else None)
         self.traces.follow(keys)
+
+    def inspect_step(self, key: str) -> None:
+        """Return on a card: its settings in the inspector, the keyboard in its first field."""
+        if self.inspector is None or not hasattr(self.inspector, "show_node"):
+            return
+        self.inspector.show_node(key)
+        self.inspector_dock.show()
+        self.inspector_dock.raise_()
+        self.inspector.focus_first_field()
 
     def test_to_here(self, key: str) -> None:
         """A card's Run Test to Here: the Test dock walks its participant down to ``key``."""

@@ -258,6 +258,24 @@ class CanvasView(QGraphicsView):
             return
         if event.key() == Qt.Key.Key_Escape and self.canvas.interactions is not None:
             self.canvas.interactions.cancel()
+        owner = self.parentWidget()
+        plain = not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        arrows = {
+            Qt.Key.Key_Left: (-1, 0),
+            Qt.Key.Key_Right: (1, 0),
+            Qt.Key.Key_Up: (0, -1),
+            Qt.Key.Key_Down: (0, 1),
+        }
+        key = event.key()
+        if plain and key in arrows and hasattr(owner, "step_selection"):
+            done = owner.step_selection(*arrows[key])
+        elif plain and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            done = hasattr(owner, "inspect_selection") and owner.inspect_selection()
+        else:
+            done = False
+        if done:
+            event.accept()
+            return
         super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:

@@ -24,6 +24,8 @@ from . import layout
 from .interactions import ACTIVITY_TYPES, snap
 from .minimap import Minimap
 from .palette import Palette
+from .quick_add import Choice, QuickAdd
+from .quick_add import choices as quick_choices
 from .scene import CampaignScene
 from .stats import load_stats
 from .view import CanvasView
@@ -31,6 +33,7 @@ from .view import CanvasView
 
 class CanvasWidget(QWidget):
     testToHere = Signal(str)  # "Run Test to Here" on a card: the step's key
+    inspectRequested = Signal(str)  # Return on a selected card: edit it in the inspector
 
     def __init__(
         self,
@@ -60,6 +63,7 @@ class CanvasWidget(QWidget):
         box.addWidget(self.activity_palette)
         box.addWidget(self.view, 1)
         self.activity_palette.setVisible(not read_only)
+        self.quick_add = QuickAdd(self.view, self._quick_added)
         self.actions_by_name: dict[str, QAction] = {}
         # How a card's menu is shown (tests replace it, as the scene's chooser).
         self.popup: Callable[[QMenu, QPoint], object] = lambda menu, at: menu.exec(at)
@@ -87,6 +91,7 @@ class CanvasWidget(QWidget):
         select_all = self._new("Select &All", QKeySequence.StandardKey.SelectAll, self.select_all)
         self._add("select_all", select_all)
         self._add("arrange", self._new("&Arrange Automatically", "Ctrl+Shift+L", self.arrange))
+        self._add("quick_add", self._new("&Quick Add Step…", "Ctrl+K", self.open_quick_add))
         overview = QAction("Show &Overview", self)
         overview.setCheckable(True)
         overview.setChecked(True)
@@ -157,6 +162,65 @@ class CanvasWidget(QWidget):
             self.scene.interactions.drop_activity(type_, card.pos())
         else:
             self.scene.interactions.drop_activity(type_, QPointF(center))
+
+    # --- the keyboard ---------------------------------------------------------------------------
+    def open_quick_add(self) -> None:
+        """Ctrl+K: type to add a step under the one selected card (a new root otherwise)."""
+        if self.scene.interactions is None:
+            return
+        keys = self.scene.selected_keys()
+        parent = keys[0] if len(keys) == 1 else None
+        self.quick_add.open(quick_choices(self.document, parent))
+
+    def _quick_added(self, choice: Choice) -> None:
+        if choice.parent is not None:
+            self.add_child(choice.parent, choice.type_, choice.trigger)
+        else:
+            self.add_root(choice.type_)
+
+    def add_root(self, type_: str) -> str | None:
+        """A first step, in a free place where the user is looking."""
+        if self.scene.interactions is None:
+            return None
+        center = self.view.mapToScene(self.view.viewport().rect().center())
+        key = self.editor.add_node(type_, self.scene.interactions.free_spot(snap(center)))
+        if key is not None:
+            self.scene.show_new([key])
+        return key
+
+    def step_selection(self, dx: int, dy: int) -> bool:
+        """Arrow keys: select the nearest card that way from the selected one (the first
+        step when none is selected); False when there is none that way."""
+        cards = self.scene.item_for_key
+        keys = self.scene.selected_keys()
+        if not cards:
+            return False
+        if not keys:
+            first = min(cards, key=lambda k: (cards[k].pos().y(), cards[k].pos().x()))
+            self.scene.show_new([first])
+            return True
+        here = cards[keys[0]].pos()
+        best: tuple[float, str] | None = None
+        for key, item in cards.items():
+            d = item.pos() - here
+            along = d.x() * dx + d.y() * dy
+            if key == keys[0] or along <= 0:
+                continue
+            across = abs(d.x() * dy) + abs(d.y() * dx)
+            score = along + 2 * across
+            if best is None or score < best[0]:
+                best = (score, key)
+        if best is None:
+            return False
+        self.scene.show_new([best[1]])
+        return True
+
+    def inspect_selection(self) -> bool:
+        keys = self.scene.selected_keys()
+        if len(keys) != 1:
+            return False
+        self.inspectRequested.emit(keys[0])
+        return True
 
     # --- a card's own menu -------------------------------------------------------------------
     def card_menu(self, key: str) -> QMenu:

@@ -124,6 +124,20 @@ class InspectorPanel(QWidget):
         self.wheel.guard(self.page)
         self.refresh()
 
+    def focus_first_field(self) -> None:
+        """Put the keyboard in the form's first field (Return on a card lands here)."""
+        if self.page is None:
+            return
+        for widget in self.page.findChildren(QWidget):
+            policy = widget.focusPolicy()
+            if (
+                widget.isVisibleTo(self.page)
+                and widget.isEnabled()
+                and policy & Qt.FocusPolicy.TabFocus
+            ):
+                widget.setFocus(Qt.FocusReason.ShortcutFocusReason)
+                return
+
     def flush(self) -> None:
         """Commit pending typing now (before the selection changes)."""
         for deb in self.texts.values():

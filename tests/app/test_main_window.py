@@ -310,3 +310,37 @@ def test_the_bottom_docks_start_tall_enough_to_use(qtbot: QtBot, database: Datab
     assert 190 <= w.docks["test"].height() <= 300
     assert w.canvas is not None and w.canvas.view.viewport().height() >= 300
     w.shutdown()
+
+
+def test_every_menu_command_shows_a_shortcut_and_no_two_share_one(window: MainWindow) -> None:
+    """Issue 26: keyboard editing. Toggles (docks, appearance, read-only) are exempt."""
+    seen: dict[str, str] = {}
+    missing = []
+    for top in window.menuBar().actions():
+        menu = top.menu()
+        assert menu is not None
+        for action in menu.actions():
+            if action.isSeparator() or action.menu() is not None or action.isCheckable():
+                continue
+            keys = [k.toString() for k in action.shortcuts() if not k.isEmpty()]
+            if not keys:
+                missing.append(f"{top.text()} ▸ {action.text()}")
+            for key in keys:
+                assert key not in seen, f"{key} is both {seen[key]!r} and {action.text()!r}"
+                seen[key] = action.text()
+    assert missing == []
+    assert seen["Ctrl+K"] == "&Quick Add Step…"
+
+
+def test_return_on_a_card_opens_it_in_the_inspector(window: MainWindow) -> None:
+    window.campaigns.select(1)
+    assert window.canvas is not None and window.inspector is not None
+    window.canvas.scene.select_keys(["welcome"])
+    window.canvas.scene.clearSelection()  # the inspector shows the campaign again
+    assert window.inspector.key is None  # type: ignore[attr-defined]
+    window.canvas.scene.select_keys(["welcome"])
+    window.inspector.show_node(None)  # type: ignore[attr-defined]
+    window.canvas.view.setFocus()
+    window.canvas.inspect_selection()
+    assert window.inspector.key == "welcome"  # type: ignore[attr-defined]
+    assert window.inspector_dock.isVisible()

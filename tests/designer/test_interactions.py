@@ -403,3 +403,85 @@ def test_a_cards_menu_renames_adds_a_child_duplicates_deletes_and_tests(
     menu = canvas.card_menu(child)
     menu_action(menu, "&Delete").trigger()
     assert child not in stored(db, hot)
+
+
+def key(canvas: Any, k: Qt.Key) -> None:
+    from PySide6.QtGui import QKeyEvent
+
+    for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+        QApplication.sendEvent(canvas.view, QKeyEvent(kind, k, Qt.KeyboardModifier.NoModifier))
+
+
+def test_arrows_walk_the_cards_and_return_asks_for_the_inspector(canvas: Any) -> None:
+    scene = canvas.scene
+    scene.clearSelection()
+    key(canvas, Qt.Key.Key_Down)  # nothing selected: the first step
+    assert scene.selected_keys() == ["welcome"]
+    key(canvas, Qt.Key.Key_Down)  # below it, the nearer of its two children
+    below = scene.selected_keys()
+    assert below in (["tag_hot"], ["check_email"])
+    other = "check_email" if below == ["tag_hot"] else "tag_hot"
+    sideways = (
+        Qt.Key.Key_Right
+        if scene.position_of(other)[0] > scene.position_of(below[0])[0]
+        else Qt.Key.Key_Left
+    )
+    key(canvas, sideways)
+    assert scene.selected_keys() == [other]
+    key(canvas, Qt.Key.Key_Up)
+    assert scene.selected_keys() == ["welcome"]
+    key(canvas, Qt.Key.Key_Up)  # nothing above: the selection stays
+    assert scene.selected_keys() == ["welcome"]
+    asked: list[str] = []
+    canvas.inspectRequested.connect(asked.append)
+    key(canvas, Qt.Key.Key_Return)
+    assert asked == ["welcome"]
+
+
+def test_quick_add_finds_a_step_by_typing_and_adds_it_under_the_selection(
+    canvas: Any, db: Database, hot: int, qtbot: Any
+) -> None:
+    from PySide6.QtGui import QKeyEvent
+
+    scene = canvas.scene
+    scene.select_keys(["welcome"])
+    canvas.actions_by_name["quick_add"].trigger()
+    box = canvas.quick_add
+    assert box.isVisible() and "SMS after clicked" in box.shown()
+    box.edit.setText("sms cli")
+    assert box.shown() == ["SMS after clicked", "SMS if not clicked"]  # Return takes the first
+    box.edit.setText("mail not op")  # "mail" finds emails too
+    assert box.shown() == ["Email if not opened"]
+    box.edit.setText("zzz")
+    assert box.shown() == []
+    box.edit.setText("sms cli")
+    QApplication.sendEvent(
+        box.edit, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Return, Qt.KeyboardModifier.NoModifier)
+    )
+    assert not box.isVisible()
+    (new,) = scene.selected_keys()
+    rows = stored(db, hot)
+    assert (rows[new].parent_id, rows[new].trigger, rows[new].type) == (
+        rows["welcome"].id,
+        "mail_click",
+        "sms",
+    )
+    assert clear_of_every_card(canvas, new) and in_sight(canvas, new)
+
+    scene.clearSelection()  # nothing selected: a first step (a root)
+    canvas.actions_by_name["quick_add"].trigger()
+    assert box.shown() == ["Email at start", "SMS at start", "Server action at start"]
+    QApplication.sendEvent(
+        box.edit, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Down, Qt.KeyboardModifier.NoModifier)
+    )
+    QApplication.sendEvent(
+        box.edit, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Return, Qt.KeyboardModifier.NoModifier)
+    )
+    (root,) = scene.selected_keys()
+    assert stored(db, hot)[root].parent_id is None and stored(db, hot)[root].type == "sms"
+    assert clear_of_every_card(canvas, root)
+    canvas.actions_by_name["quick_add"].trigger()
+    QApplication.sendEvent(
+        box.edit, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier)
+    )
+    assert not box.isVisible() and len(stored(db, hot)) == 5
