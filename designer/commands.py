@@ -237,6 +237,14 @@ class SetCampaignField(DocumentCommand):
         self.document.set_campaign_field(self.name, self.old)
 
 
+class SetNotes(SetCampaignField):
+    """The canvas's sticky notes after one edit (added, typed, moved, removed)."""
+
+    def __init__(self, document: CampaignDocument, notes: list[dict[str, Any]], text: str) -> None:
+        super().__init__(document, "notes", notes)
+        self.setText(text)
+
+
 class Paste(DocumentCommand):
     """Adds ready-made nodes (keys made unique, parents resolved) as one step."""
 

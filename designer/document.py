@@ -140,6 +140,7 @@ class CampaignInfo:
     unique_field: str | None
     engagement_window_days: int
     state: str
+    notes: list[dict[str, Any]] = field(default_factory=list)  # engine.notes' shape
 
 
 class CampaignDocument(QObject):
@@ -184,6 +185,7 @@ class CampaignDocument(QObject):
                 c.unique_field,
                 c.engagement_window_days,
                 c.state,
+                copy.deepcopy(c.notes or []),
             )
             acts = s.scalars(
                 select(Activity)

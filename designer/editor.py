@@ -8,6 +8,7 @@ holds no widget, so it is equally usable (and testable) without a window.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ from PySide6.QtCore import QMimeData, QObject, Signal
 from PySide6.QtGui import QGuiApplication, QUndoCommand, QUndoStack
 
 from engine.errors import UserError
+from engine.notes import new_id as new_note_id
 
 from . import clipboard, commands, wording
 from .document import (
@@ -92,6 +94,41 @@ class CampaignEditor(QObject):
             return None
         node = self.new_node(type_, position, parent, trigger, name)
         return node.key if self.push(commands.AddNode(self.document, node)) else None
+
+    # --- sticky notes --------------------------------------------------------------------
+    def _notes(self) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.document.campaign.notes)
+
+    def add_note(self, position: Position, text: str = "") -> str | None:
+        """A new note at ``position``; its id, or None when refused."""
+        notes = self._notes()
+        nid = new_note_id(notes)
+        x, y = position
+        notes.append({"id": nid, "text": text, "position": {"x": x, "y": y}})
+        return nid if self.push(commands.SetNotes(self.document, notes, "Add note")) else None
+
+    def edit_note(
+        self, nid: str, *, text: str | None = None, position: Position | None = None
+    ) -> bool:
+        notes = self._notes()
+        note = next((n for n in notes if n["id"] == nid), None)
+        if note is None:
+            return False
+        if text is not None:
+            note["text"] = text
+        if position is not None:
+            note["position"] = {"x": position[0], "y": position[1]}
+        if notes == self.document.campaign.notes:
+            return False
+        label = "Edit note" if text is not None else "Move note"
+        return self.push(commands.SetNotes(self.document, notes, label))
+
+    def remove_notes(self, ids: Iterable[str]) -> bool:
+        doomed = set(ids)
+        notes = [n for n in self._notes() if n["id"] not in doomed]
+        if len(notes) == len(self.document.campaign.notes):
+            return False
+        return self.push(commands.SetNotes(self.document, notes, "Delete note"))
 
     def remove(self, keys: Iterable[str]) -> bool:
         keys = [k for k in keys if k in self.document]

@@ -55,7 +55,10 @@ PICK_TEXT = (
     "Or create one with File ▸ New, or import a campaign file."
 )
 CANVAS_ACTIONS = (
-    ("edit", ["cut", "copy", "paste", "duplicate", "delete", "select_all", "quick_add"]),
+    (
+        "edit",
+        ["cut", "copy", "paste", "duplicate", "delete", "select_all", "quick_add", "add_note"],
+    ),
     ("view", ["zoom_in", "zoom_out", "zoom_reset", "fit", "arrange", "overview"]),
 )
 K = QKeySequence.StandardKey
@@ -72,6 +75,7 @@ ACTION_TEXTS = {
     "fit": ("&Fit to Window", "Ctrl+9"),
     "arrange": ("&Arrange Automatically", "Ctrl+Shift+L"),
     "quick_add": ("&Quick Add Step…", "Ctrl+K"),
+    "add_note": ("Add &Note…", "Ctrl+Shift+M"),
     "overview": ("Show &Overview", None),
 }
 # What a right click on a campaign in the list offers ("": a separator).
@@ -102,6 +106,7 @@ EDITING_ACTIONS = (
     "delete",
     "arrange",
     "quick_add",
+    "add_note",
     "start",
     "stop",
     "duplicate_campaign",

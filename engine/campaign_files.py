@@ -25,6 +25,7 @@ from . import limits
 from .catalog import CONTENT_KEY, UNTRUSTED_KINDS
 from .errors import Problem, UserError, ValidationError
 from .models import Activity, Campaign, SavedAction
+from .notes import check_notes
 from .validation import errors_only, jpath, validate_document
 
 FORMAT = "journeys/campaign"
@@ -526,6 +527,7 @@ def import_document(
             engagement_window_days=c["engagement_window_days"],
             state="draft",
             file_extras={k: v for k, v in doc.items() if k.startswith("x-")},
+            notes=check_notes(doc.get("notes")) or None,
             created_at=now,
             updated_at=now,
         )
@@ -625,4 +627,6 @@ def export_document(session: Session, campaign_id: int) -> dict[str, Any]:
         "saved_actions": {s.name: dict(s.action) for s in saved},
         **{k: v for k, v in (campaign.file_extras or {}).items() if k.startswith("x-")},
     }
+    if campaign.notes:  # optional: a file without notes stays as it always was
+        doc["notes"] = check_notes(campaign.notes)
     return ordered(normalize(doc))

@@ -25,6 +25,7 @@ from . import catalog, delays, limits
 from .campaigns import _has_started, set_delay
 from .errors import UserError
 from .models import Activity, Campaign, table
+from .notes import check_notes
 
 A = table(Activity)
 KEY_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")  # used with fullmatch: "key\n" is no key
@@ -45,7 +46,7 @@ EDITABLE = frozenset(
     }
 )
 CAMPAIGN_EDITABLE = frozenset(
-    {"name", "description", "filter", "unique_field", "engagement_window_days"}
+    {"name", "description", "filter", "unique_field", "engagement_window_days", "notes"}
 )
 
 
@@ -304,7 +305,8 @@ def set_parent(
 def update_campaign(
     session: Session, campaign_id: int, values: Mapping[str, Any], now: datetime
 ) -> None:
-    """Set the campaign's own fields (name, description, filter, unique field, window)."""
+    """Set the campaign's own fields (name, description, filter, unique field, window,
+    notes)."""
     unknown = set(values) - CAMPAIGN_EDITABLE
     if unknown:
         raise UserError(f"these campaign fields cannot be edited: {', '.join(sorted(unknown))}")
@@ -312,6 +314,9 @@ def update_campaign(
         raise UserError("the campaign name cannot be empty")
     if "engagement_window_days" in values:
         check_window(values["engagement_window_days"])
+    values = dict(values)
+    if "notes" in values:  # stored as NULL when there are none, as before notes existed
+        values["notes"] = check_notes(values["notes"]) or None
     campaign = _campaign(session, campaign_id)
     for name, value in values.items():
         setattr(campaign, name, value)

@@ -158,6 +158,7 @@ class Interactions:
         self.editor = editor
         self.gesture: ConnectGesture | None = None
         self._press: dict[str, QPointF] = {}
+        self._note_press: dict[str, QPointF] = {}
 
     def press(self, event: QGraphicsSceneMouseEvent) -> bool:
         """Start a link when the press is on an output handle; else let Qt select/move."""
@@ -175,6 +176,9 @@ class Interactions:
         """Remember where the selected cards were, to push one move on release."""
         self._press = {
             k: QPointF(self.scene.item_for_key[k].pos()) for k in self.scene.selected_keys()
+        }
+        self._note_press = {
+            n: QPointF(self.scene.note_for_id[n].pos()) for n in self.scene.selected_notes()
         }
 
     def move(self, event: QGraphicsSceneMouseEvent) -> bool:
@@ -196,6 +200,18 @@ class Interactions:
         return True
 
     def after_release(self, event: QGraphicsSceneMouseEvent) -> None:
+        notes, self._note_press = self._note_press, {}
+        moved = {
+            nid: snap(self.scene.note_for_id[nid].pos())
+            for nid, old in notes.items()
+            if nid in self.scene.note_for_id and self.scene.note_for_id[nid].pos() != old
+        }
+        if moved:
+            stack = self.editor.undo_stack
+            stack.beginMacro("Move notes")
+            for nid, spot in moved.items():
+                self.editor.edit_note(nid, position=spot)
+            stack.endMacro()
         pressed, self._press = self._press, {}
         moves = {}
         for key, old in pressed.items():

@@ -24,6 +24,7 @@ from ..editor import CampaignEditor
 from . import layout, style
 from .edges import EdgeItem
 from .items import ActivityNode, CardItem, StartNode
+from .notes import NoteItem, sync_notes
 from .stats import CanvasStats
 
 
@@ -48,6 +49,7 @@ class CampaignScene(QGraphicsScene):
         self.editor = editor
         self.item_for_key: dict[str, ActivityNode] = {}
         self.edge_for_key: dict[str, EdgeItem] = {}
+        self.note_for_id: dict[str, NoteItem] = {}
         self.stats = CanvasStats()
         self.start_item = StartNode()
         self.start_item.show_handle = editor is not None
@@ -169,7 +171,7 @@ class CampaignScene(QGraphicsScene):
     def update_scene_rect(self) -> None:
         """The content's extent plus room to pan past it."""
         rect = QRectF(self.start_item.sceneBoundingRect())
-        for item in self.item_for_key.values():
+        for item in [*self.item_for_key.values(), *self.note_for_id.values()]:
             rect = rect.united(item.sceneBoundingRect())
         self.content_rect = rect
         self.setSceneRect(rect.adjusted(-1200, -800, 1200, 800))
@@ -199,9 +201,12 @@ class CampaignScene(QGraphicsScene):
             if pos is not None:
                 self.item_for_key[key].setPos(QPointF(*pos))
 
-    def _on_campaign(self, _field: str) -> None:
+    def _on_campaign(self, field: str) -> None:
         c = self.document.campaign
         self.start_item.set_campaign(c.target, c.filter, self.stats.matching)
+        if field in ("", "notes"):
+            sync_notes(self)
+            self.update_scene_rect()
 
     # --- view state --------------------------------------------------------------------------
     def set_stats(self, stats: CanvasStats) -> None:
@@ -225,6 +230,9 @@ class CampaignScene(QGraphicsScene):
     def selected_keys(self) -> list[str]:
         keys = {i.key for i in self.selectedItems() if isinstance(i, ActivityNode)}
         return [k for k in self.document.nodes if k in keys]
+
+    def selected_notes(self) -> list[str]:
+        return [i.note_id for i in self.selectedItems() if isinstance(i, NoteItem)]
 
     def selected_links(self) -> list[str]:
         """Child keys of the selected links (deleting a link detaches its child)."""

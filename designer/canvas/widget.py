@@ -92,6 +92,7 @@ class CanvasWidget(QWidget):
         self._add("select_all", select_all)
         self._add("arrange", self._new("&Arrange Automatically", "Ctrl+Shift+L", self.arrange))
         self._add("quick_add", self._new("&Quick Add Step…", "Ctrl+K", self.open_quick_add))
+        self._add("add_note", self._new("Add &Note…", "Ctrl+Shift+M", self.add_note))
         overview = QAction("Show &Overview", self)
         overview.setCheckable(True)
         overview.setChecked(True)
@@ -117,12 +118,15 @@ class CanvasWidget(QWidget):
     def delete(self) -> None:
         """Delete the selected steps (with what follows them) and detach selected links."""
         keys = self.scene.selected_keys()
+        notes = self.scene.selected_notes()
         doomed = set(self.document.subtree(keys))
         links = [k for k in self.scene.selected_links() if k not in doomed]
-        if not keys and not links:
+        if not keys and not links and not notes:
             return
         stack = self.editor.undo_stack
         stack.beginMacro("Delete")
+        if notes:
+            self.editor.remove_notes(notes)
         if keys:
             self.editor.remove(keys)
         for key in links:
@@ -177,6 +181,22 @@ class CanvasWidget(QWidget):
             self.add_child(choice.parent, choice.type_, choice.trigger)
         else:
             self.add_root(choice.type_)
+
+    def add_note(self) -> str | None:
+        """A sticky note where the user is looking, clear of the cards; asks its text."""
+        if self.scene.interactions is None:
+            return None
+        center = self.view.mapToScene(self.view.viewport().rect().center())
+        spot = self.scene.interactions.free_spot(snap(center))
+        text, ok = QInputDialog.getMultiLineText(self, "Add note", "Text of the note:", "")
+        if not ok:
+            return None
+        nid = self.editor.add_note(spot, text[:2000])
+        if nid is not None:
+            self.scene.clearSelection()
+            self.scene.note_for_id[nid].setSelected(True)
+            self.view.reveal([self.scene.note_for_id[nid]])
+        return nid
 
     def add_root(self, type_: str) -> str | None:
         """A first step, in a free place where the user is looking."""

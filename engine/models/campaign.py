@@ -41,6 +41,9 @@ class Campaign(Base):
     archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Top-level ``x-`` keys of the file it came from, written back on export.
     file_extras: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Sticky notes on the canvas (engine.notes): people's words about the journey, never
+    # read by the engine; NULL for a campaign that has none.
+    notes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 from sqlalchemy import select
 
 from designer.canvas import style
+from designer.canvas.interactions import snap
 from designer.canvas.layout import overlaps
 from designer.canvas.palette import PaletteTile
 from engine.catalog import triggers_for_parent
@@ -485,3 +486,67 @@ def test_quick_add_finds_a_step_by_typing_and_adds_it_under_the_selection(
         box.edit, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier)
     )
     assert not box.isVisible() and len(stored(db, hot)) == 5
+
+
+def test_sticky_notes_are_added_written_moved_deleted_and_undone(
+    canvas: Any, db: Database, hot: int, monkeypatch: Any, clock: Any
+) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    from designer.document import CampaignDocument
+    from engine import campaign_files
+    from engine.models import Campaign
+
+    def stored_notes() -> list[dict[str, Any]]:
+        with db.read() as s:
+            campaign = s.get(Campaign, hot)
+            assert campaign is not None
+            return list(campaign.notes or [])
+
+    scene, stack = canvas.scene, canvas.editor.undo_stack
+    monkeypatch.setattr(
+        QInputDialog, "getMultiLineText", lambda *a, **k: ("Ask legal before May", True)
+    )
+    canvas.actions_by_name["add_note"].trigger()
+    (nid,) = scene.selected_notes()
+    item = scene.note_for_id[nid]
+    assert stored_notes() == [
+        {"id": nid, "text": "Ask legal before May", "position": dict(item._shown["position"])}
+    ]
+    assert not any(
+        overlaps((item.pos().x(), item.pos().y()), scene.position_of(k)) for k in scene.item_for_key
+    )
+
+    start = QPointF(item.pos())
+    drag(canvas, start, start + QPointF(200, 100))  # dragged: one undoable move
+    moved = stored_notes()[0]["position"]
+    assert (moved["x"], moved["y"]) == snap(start + QPointF(200, 100))
+
+    monkeypatch.setattr(QInputDialog, "getMultiLineText", lambda *a, **k: ("Legal said yes", True))
+    event_pos = item.pos()
+    item.mouseDoubleClickEvent(_double_click(event_pos))
+    assert stored_notes()[0]["text"] == "Legal said yes" and item.text == "Legal said yes"
+
+    with db.read() as s:  # the file carries it; a reopened canvas shows it
+        assert campaign_files.export_document(s, hot)["notes"][0]["text"] == "Legal said yes"
+    assert CampaignDocument(db, hot, clock).campaign.notes[0]["id"] == nid
+
+    scene.clearSelection()
+    item.setSelected(True)
+    canvas.actions_by_name["delete"].trigger()
+    assert stored_notes() == [] and nid not in scene.note_for_id
+    for _ in range(3):
+        stack.undo()  # delete, edit, move
+    assert stored_notes()[0]["text"] == "Ask legal before May"
+    assert scene.note_for_id[nid].pos() == start
+    stack.undo()
+    assert stored_notes() == [] and scene.note_for_id == {}
+    assert [n["id"] for n in canvas.document.campaign.notes] == []
+
+
+def _double_click(pos: QPointF) -> Any:
+    from PySide6.QtWidgets import QGraphicsSceneMouseEvent
+
+    event = QGraphicsSceneMouseEvent(QEvent.Type.GraphicsSceneMouseDoubleClick)
+    event.setScenePos(pos)
+    return event

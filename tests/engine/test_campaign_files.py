@@ -617,9 +617,9 @@ BAD_DOCS: dict[str, tuple[Any, str, str]] = {
         "unknown key 'colour'",
     ),
     "unknown top-level key": (
-        lambda d: d.update(notes="x"),
-        "$.notes",
-        "unknown key 'notes' (extension keys must start with 'x-')",
+        lambda d: d.update(comments="x"),
+        "$.comments",
+        "unknown key 'comments' (extension keys must start with 'x-')",
     ),
     "unknown action key": (
         lambda d: d["activities"][1]["action"].update(model="lead"),
@@ -955,3 +955,52 @@ def test_schema_is_valid_draft_2020_12() -> None:
 
     Draft202012Validator.check_schema(cf.schema())
     assert cf.schema()["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_notes_travel_in_the_file_and_bad_ones_are_refused(db: Database) -> None:
+    doc = base_doc()
+    doc["notes"] = [
+        {"id": "n1", "text": "Why this branch: legal asked", "position": {"x": 400, "y": -90.5}},
+        {"id": "n2", "text": "", "position": {"x": 0, "y": 0}},
+    ]
+    text = cf.dumps(cf.load_text(json.dumps(doc)))
+    cid = import_doc(db, cf.load_text(text))
+    assert export_text(db, cid) == text  # byte for byte, notes last
+    assert text.index('"notes": [') > text.index('"saved_actions"')
+    plain = import_doc(db, base_doc())
+    assert '"notes"' not in export_text(db, plain)  # a file without notes stays without
+
+    for bad, words in [
+        ({"id": "N 1", "text": "x", "position": {"x": 0, "y": 0}}, "notes"),
+        ({"id": "n1", "text": "x" * 2001, "position": {"x": 0, "y": 0}}, "notes"),
+        ({"id": "n1", "text": "x", "position": {"x": 2e6, "y": 0}}, "notes"),
+        ({"id": "n1", "text": "x"}, "notes"),
+    ]:
+        doc = base_doc()
+        doc["notes"] = [bad]
+        with pytest.raises(ValidationError) as info:
+            cf.load_text(json.dumps(doc))
+        assert any(words in p.path for p in info.value.problems), info.value.problems
+    doc = base_doc()
+    doc["notes"] = [{"id": "n1", "text": "a", "position": {"x": 0, "y": 0}}] * 2
+    with pytest.raises(UserError, match="two notes have the id 'n1'"):
+        import_doc(db, cf.load_text(json.dumps(doc)))
+
+
+def test_notes_are_checked_when_edited() -> None:
+    from engine.notes import check_notes, new_id
+
+    good = {"id": "n1", "text": "hi", "position": {"x": 1.0, "y": 2.5}}
+    assert check_notes([good]) == [{"id": "n1", "text": "hi", "position": {"x": 1, "y": 2.5}}]
+    assert check_notes(None) == []
+    for bad, words in [
+        ("text", "notes must be a list"),
+        ([good] * 201, "at most 200 notes"),
+        ([{**good, "colour": "red"}], "an id, a text and a position"),
+        ([{**good, "position": {"x": float("nan"), "y": 0}}], "two numbers"),
+        ([{**good, "position": {"x": True, "y": 0}}], "two numbers"),
+        ([{**good, "text": 5}], "at most 2000 characters"),
+    ]:
+        with pytest.raises(UserError, match=words):
+            check_notes(bad)
+    assert new_id([good, {**good, "id": "n3"}]) == "n2"
