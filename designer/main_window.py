@@ -657,7 +657,7 @@ class MainWindow(CampaignCommands, QMainWindow):
         self.resizeDocks([self.docks["campaigns"], self.inspector_dock], side, h)
         # The bottom docks (problems, traces, test) share one tab group: tall enough for a
         # test participant's steps and a few traces (150 px left the Test dock ~110).
-        bottom = min(300, max(190, self.height() * 27 // 100))
+        bottom = min(260, max(216, self.height() * 22 // 100))
         self.resizeDocks([self.docks["problems"]], [bottom], v)
         self.resizeDocks([self.docks["campaigns"], self.docks["history"]], [420, 200], v)
 

@@ -67,7 +67,7 @@ class QuickAdd(QFrame):
         box.setContentsMargins(6, 6, 6, 6)
         box.addWidget(self.edit)
         box.addWidget(self.list)
-        self.resize(340, 260)
+        self.setFixedWidth(340)
         self.hide()
 
     def open(self, options: list[Choice]) -> None:
@@ -93,6 +93,10 @@ class QuickAdd(QFrame):
                 self.list.addItem(item)
         if self.list.count():
             self.list.setCurrentRow(0)
+        # As tall as its matches (up to eight), so a narrowed search is a short list.
+        rows = min(8, max(1, self.list.count()))
+        self.list.setFixedHeight(rows * max(18, self.list.sizeHintForRow(0)) + 6)
+        self.adjustSize()
 
     def _choose(self, item: QListWidgetItem | None) -> None:
         if item is None:
