@@ -53,6 +53,27 @@ SPARK_W, SPARK_H = 48.0, 24.0
 ROW_H = 16.0  # one counter row
 
 
+_SHAPES: dict[tuple[float, float], QPainterPath] = {}
+
+
+def _card_shape(w: float, h: float) -> QPainterPath:
+    """The card's body and its output handle as one path, made once per card size.
+
+    One path holding both would use the odd-even rule: where the handle overlaps the
+    body it would be a hole, and a press on the handle's upper half (easy to hit once
+    zoomed in) found no card and dragged the canvas instead. ``united`` fixes that but
+    is slow, hence the cache (a thousand cards share a few sizes).
+    """
+    shape = _SHAPES.get((w, h))
+    if shape is None:
+        body, handle = QPainterPath(), QPainterPath()
+        body.addRoundedRect(QRectF(-w / 2, -h / 2, w, h), style.CORNER, style.CORNER)
+        r = style.HANDLE_R + 4
+        handle.addEllipse(QPointF(0, h / 2), r, r)
+        shape = _SHAPES[w, h] = body.united(handle)
+    return shape
+
+
 class CardItem(QGraphicsItem):
     """What both cards share: geometry centred on the item's position, an output handle
     at the bottom centre, selection and drop-target outlines, a hover state."""
@@ -74,13 +95,7 @@ class CardItem(QGraphicsItem):
         self.height = h
         self.rect = QRectF(-w / 2, -h / 2, w, h)
         self._bounds = self.rect.adjusted(-8, -8, 8, 8 + style.HANDLE_R)
-        body, handle = QPainterPath(), QPainterPath()
-        body.addRoundedRect(self.rect, style.CORNER, style.CORNER)
-        handle.addEllipse(self.handle_pos(), style.HANDLE_R + 4, style.HANDLE_R + 4)
-        # One path holding both would use the odd-even rule: where the handle overlaps
-        # the card's body it would be a hole, and a press on the handle's upper half
-        # (easy to hit once zoomed in) found no card and dragged the canvas instead.
-        self._shape = body.united(handle)
+        self._shape = _card_shape(w, h)
 
     # geometry -------------------------------------------------------------------------------
     def rows(self) -> int:
