@@ -41,6 +41,34 @@ def test_render_writes_png_and_svg(qapp, db: Database, clock: FixedClock, tmp_pa
     assert snapshot(db, cid) == before  # rendering never writes
 
 
+def test_a_rendered_journey_shows_its_notes(
+    qapp, db: Database, clock: FixedClock, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from engine import editing
+
+    url = db.engine.url.render_as_string(hide_password=False)
+    cid = import_template(db, "tag_hot_contacts", clock.now())
+    note = {"id": "n1", "text": "Why: hot leads get a call", "position": {"x": 500, "y": 0}}
+    png, svg = tmp_path / "plain.png", tmp_path / "notes.svg"
+    assert main(["--db", url, "render", str(cid), "-o", str(png)]) == 0
+
+    def colours(path: Path) -> set[str]:
+        image = QImage(str(path))
+        return {
+            image.pixelColor(x, y).name()
+            for x in range(0, image.width(), 5)
+            for y in range(0, image.height(), 5)
+        }
+
+    assert "#fff1a8" not in colours(png)  # no note yet: no note paper
+    with db.session() as s:
+        editing.update_campaign(s, cid, {"notes": [note]}, clock.now())
+    assert main(["--db", url, "render", str(cid), "-o", str(png)]) == 0
+    assert "#fff1a8" in colours(png)
+    assert main(["--db", url, "render", str(cid), "-o", str(svg)]) == 0
+    assert "hot leads get a call" in svg.read_text(encoding="utf-8")
+
+
 def test_render_refuses_bad_input(db: Database, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     url = db.engine.url.render_as_string(hide_password=False)
     assert main(["--db", url, "render", "nope", "-o", str(tmp_path / "x.png")]) == 2
