@@ -251,9 +251,8 @@ def odoo(db: Database, clock: FixedClock) -> int:
     return campaign_id
 
 
-def test_test_mode_steps_a_record_through_the_odoo_flow(
-    qtbot: QtBot, db: Database, clock: FixedClock, odoo: int
-) -> None:
+def odoo_panel(qtbot: QtBot, db: Database, clock: FixedClock, odoo: int) -> tuple[TestPanel, Any]:
+    """A Test dock on the Odoo flow, and Ann's record in its chooser."""
     panel = TestPanel(db, clock)
     qtbot.addWidget(panel)
     panel.set_campaign(odoo, "contact")
@@ -262,6 +261,13 @@ def test_test_mode_steps_a_record_through_the_odoo_flow(
         for i in range(panel.records.count())
         if panel.records.itemText(i).startswith("Ann ")
     )
+    return panel, ann
+
+
+def test_test_mode_steps_a_record_through_the_odoo_flow(
+    qtbot: QtBot, db: Database, clock: FixedClock, odoo: int
+) -> None:
+    panel, ann = odoo_panel(qtbot, db, clock, odoo)
     launch(panel, ann)
 
     # The welcome email has no delay: it is sent at launch, to the test recipient.
@@ -330,14 +336,7 @@ def test_run_test_to_here_walks_the_path_simulating_each_branch(
 ) -> None:
     """Issue 26's "run test to here": to reach click_sms the test needs the welcome sent,
     a reply (its branch), the reply SMS sent (an hour early), then a click on it."""
-    panel = TestPanel(db, clock)
-    qtbot.addWidget(panel)
-    panel.set_campaign(odoo, "contact")
-    ann = next(
-        panel.records.itemData(i)
-        for i in range(panel.records.count())
-        if panel.records.itemText(i).startswith("Ann ")
-    )
+    panel, ann = odoo_panel(qtbot, db, clock, odoo)
     panel.records.setCurrentIndex(panel.records.findData(ann))
     panel.run_to("click_sms")  # launches the test participant first
     assert not panel.error.text(), panel.error.text()
