@@ -115,6 +115,18 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _give_back(s: Session, token: str, now: datetime) -> int:
+    """Release every trace of claim ``token``: those with a server become unknown
+    deliveries, the others are due again. How many traces it touched."""
+    count = _unknown_deliveries(s, token, now)
+    res = s.execute(
+        update(T)
+        .where(T.c.claimed_by == token)
+        .values(claimed_by=None, claimed_at=None, handoff=False)
+    )
+    return count + affected(res)
+
+
 def _unknown_deliveries(s: Session, token: str, now: datetime) -> int:
     """End the traces of claim ``token`` that were with a server when their batch failed:
     whether the message left is unknown, so it is an error, never sent again (E13), and
@@ -311,15 +323,7 @@ class Executor:
                     dead = host == HOST and pid.isdigit() and not _pid_alive(int(pid))
                 if dead or (at is not None and wall - at > timeout):
                     stale.add(owner)
-            count = 0
-            for owner in stale:
-                count += _unknown_deliveries(s, owner, self.clock.now())
-                res = s.execute(
-                    update(T)
-                    .where(T.c.claimed_by == owner)
-                    .values(claimed_by=None, claimed_at=None, handoff=False)
-                )
-                count += affected(res)
+            count = sum(_give_back(s, owner, self.clock.now()) for owner in stale)
             self._unreleased -= stale
             return count
 
@@ -618,12 +622,7 @@ class Executor:
         """Give a failed batch back; a message that may have left is never re-sent."""
         try:
             with self.db.session() as s:
-                _unknown_deliveries(s, str(rows[0].claimed_by), now)
-                s.execute(
-                    update(T)
-                    .where(T.c.claimed_by == rows[0].claimed_by)
-                    .values(claimed_by=None, claimed_at=None, handoff=False)
-                )
+                _give_back(s, str(rows[0].claimed_by), now)
         except OperationalError:
             log.warning("could not release claims now; they will be recovered later")
             self._unreleased.add(str(rows[0].claimed_by))

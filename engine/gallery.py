@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +83,17 @@ class Audience:
     sample_imported: bool
 
 
+@cache
+def _sample_emails() -> frozenset[str]:
+    """The shipped sample's addresses (a file that never changes: read once)."""
+    with sample_audience_path().open(encoding="utf-8", newline="") as f:
+        return frozenset(r["email"].strip().lower() for r in csv.DictReader(f) if r["email"])
+
+
 def audience(session: Session) -> Audience:
     """Whether the sample audience is already in, judged by its addresses: importing it
     twice would double every contact (an email is not a unique key of contacts)."""
-    with sample_audience_path().open(encoding="utf-8", newline="") as f:
-        emails = {row["email"].strip().lower() for row in csv.DictReader(f) if row["email"]}
+    emails = _sample_emails()
     contacts = int(session.scalar(select(func.count()).select_from(Contact)) or 0)
     present = session.scalar(
         select(func.count(func.distinct(func.lower(Contact.email)))).where(

@@ -10,12 +10,12 @@ does not go the way the path needs (rejected by its filter, canceled, an error).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import campaigns, interactions
+from .api.dashboard import path_to
 from .catalog import EVENT_TRIGGERS
 from .clock import Clock
 from .db import Database
@@ -32,23 +32,15 @@ class Step:
     trigger: str
 
 
-def path_to(session: Session, campaign_id: int, key: str) -> list[Step]:
-    """The steps from a root down to ``key``, in the order a participant meets them."""
+def _steps(session: Session, campaign_id: int, keys: tuple[str, ...]) -> list[Step]:
+    """The steps of ``keys`` (a path from :func:`engine.api.dashboard.path_to`), in order."""
     rows = session.execute(
-        select(
-            Activity.id, Activity.key, Activity.name, Activity.trigger, Activity.parent_id
-        ).where(Activity.campaign_id == campaign_id)
+        select(Activity.id, Activity.key, Activity.name, Activity.trigger).where(
+            Activity.campaign_id == campaign_id, Activity.key.in_(keys)
+        )
     ).all()
-    by_id = {r.id: r for r in rows}
-    target = next((r for r in rows if r.key == key), None)
-    if target is None:
-        raise UserError(f"the campaign has no step {key!r}")
-    path: list[Step] = []
-    row: Any = target
-    while row is not None:
-        path.append(Step(row.id, row.key, row.name, row.trigger))
-        row = by_id.get(row.parent_id) if row.parent_id is not None else None
-    return path[::-1]
+    by_key = {r.key: Step(r.id, r.key, r.name, r.trigger) for r in rows}
+    return [by_key[k] for k in keys]
 
 
 def _trace(session: Session, participant_id: int, activity_id: int) -> Trace | None:
@@ -67,7 +59,11 @@ def run_test_to(db: Database, clock: Clock, participant_id: int, key: str) -> in
         participant = s.get(Participant, participant_id)
         if participant is None or not participant.is_test:
             raise UserError("only a test participant can be walked down the journey")
-        path = path_to(s, participant.campaign_id, key)
+        campaign_id = participant.campaign_id
+    keys = path_to(db, campaign_id, key)
+    with db.read() as s:
+        path = _steps(s, campaign_id, keys)
+    executor = Executor(db, clock)
     ran = 0
     for step in path:
         now = clock.now()
@@ -84,7 +80,7 @@ def run_test_to(db: Database, clock: Clock, participant_id: int, key: str) -> in
                 interactions.record(s, [trace.parent_id], event, now)
             campaigns.run_trace_now(s, trace.id, now)
             trace_id = trace.id
-        Executor(db, clock).execute_due(now)
+        executor.execute_due(now)
         with db.read() as s:
             done = s.get(Trace, trace_id)
             if done is None or done.state != "processed":

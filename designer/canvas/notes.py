@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.notes import MAX_TEXT
+
 from . import style
 
 if TYPE_CHECKING:
@@ -48,7 +50,7 @@ class NoteItem(QGraphicsItem):
     def set_note(self, note: dict[str, Any]) -> None:
         if note == self._shown:
             return
-        self._shown = {"text": note["text"], "position": dict(note["position"]), "id": note["id"]}
+        self._shown = {**note, "position": dict(note["position"])}
         self.prepareGeometryChange()
         self.text = note["text"]
         lines = max(1, len(self._wrapped()))
@@ -101,7 +103,7 @@ class NoteItem(QGraphicsItem):
             return
         text, ok = QInputDialog.getMultiLineText(None, "Note", "Text of the note:", self.text)
         if ok:
-            editor.edit_note(self.note_id, text=text[:2000])
+            editor.edit_note(self.note_id, text=text[:MAX_TEXT])
         event.accept()
 
 

@@ -202,11 +202,14 @@ class CampaignScene(QGraphicsScene):
                 self.item_for_key[key].setPos(QPointF(*pos))
 
     def _on_campaign(self, field: str) -> None:
-        c = self.document.campaign
-        self.start_item.set_campaign(c.target, c.filter, self.stats.matching)
+        self._show_start()
         if field in ("", "notes"):
             sync_notes(self)
             self.update_scene_rect()
+
+    def _show_start(self) -> None:
+        c = self.document.campaign
+        self.start_item.set_campaign(c.target, c.filter, self.stats.matching)
 
     # --- view state --------------------------------------------------------------------------
     def set_stats(self, stats: CanvasStats) -> None:
@@ -214,7 +217,7 @@ class CampaignScene(QGraphicsScene):
         self.stats = stats
         for key, item in self.item_for_key.items():
             item.set_stats(stats.node(key))
-        self._on_campaign("")
+        self._show_start()  # live refreshes: the notes and the extent are unchanged
 
     def set_problems(self, problems: Mapping[str, tuple[str, str]]) -> None:
         """Validation badges: key -> (severity, text); keys not given are cleared."""

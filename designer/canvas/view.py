@@ -158,16 +158,17 @@ class CanvasView(QGraphicsView):
         side = max((o.width() + 16 for o in visible), default=0)
         below = max((o.height() + 16 for o in visible), default=0)
         w, h = view.width(), view.height()
-        beside = min(max(w - side, w // 2) / rect.width(), h / rect.height())
-        above = min(w / rect.width(), max(h - below, h // 2) / rect.height())
+        narrower, shorter = max(w - side, w // 2), max(h - below, h // 2)
+        beside = min(narrower / rect.width(), h / rect.height())
+        above = min(w / rect.width(), shorter / rect.height())
         zoom = min(max(beside, above), 1.0)
         self.set_zoom(zoom)
         if not visible:
             self.centerOn(rect.center())
         elif beside >= above:
-            self.centerOn(rect.center() + QPointF((w - max(w - side, w // 2)) / 2 / zoom, 0))
+            self.centerOn(rect.center() + QPointF((w - narrower) / 2 / zoom, 0))
         else:
-            self.centerOn(rect.center() + QPointF(0, (h - max(h - below, h // 2)) / 2 / zoom))
+            self.centerOn(rect.center() + QPointF(0, (h - shorter) / 2 / zoom))
 
     def reveal(self, items: list[QGraphicsItem]) -> None:
         """Scroll until ``items`` (new or pasted cards) are in sight, clear of the

@@ -17,8 +17,9 @@ from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QMenu, QWidget
 from engine.catalog import TRIGGER_WORDS
 from engine.clock import Clock, SystemClock
 from engine.db import Database
+from engine.notes import MAX_TEXT
 
-from ..document import TYPE_LABELS, CampaignDocument
+from ..document import TYPE_LABELS, CampaignDocument, Position
 from ..editor import CampaignEditor
 from . import layout
 from .interactions import ACTIVITY_TYPES, snap
@@ -186,12 +187,11 @@ class CanvasWidget(QWidget):
         """A sticky note where the user is looking, clear of the cards; asks its text."""
         if self.scene.interactions is None:
             return None
-        center = self.view.mapToScene(self.view.viewport().rect().center())
-        spot = self.scene.interactions.free_spot(snap(center))
+        spot = self._free_spot_in_view()
         text, ok = QInputDialog.getMultiLineText(self, "Add note", "Text of the note:", "")
         if not ok:
             return None
-        nid = self.editor.add_note(spot, text[:2000])
+        nid = self.editor.add_note(spot, text[:MAX_TEXT])
         if nid is not None:
             self.scene.clearSelection()
             self.scene.note_for_id[nid].setSelected(True)
@@ -202,11 +202,16 @@ class CanvasWidget(QWidget):
         """A first step, in a free place where the user is looking."""
         if self.scene.interactions is None:
             return None
-        center = self.view.mapToScene(self.view.viewport().rect().center())
-        key = self.editor.add_node(type_, self.scene.interactions.free_spot(snap(center)))
+        key = self.editor.add_node(type_, self._free_spot_in_view())
         if key is not None:
             self.scene.show_new([key])
         return key
+
+    def _free_spot_in_view(self) -> Position:
+        """The grid point at the view's centre, or the nearest column clear of cards."""
+        assert self.scene.interactions is not None
+        center = self.view.mapToScene(self.view.viewport().rect().center())
+        return self.scene.interactions.free_spot(snap(center))
 
     def step_selection(self, dx: int, dy: int) -> bool:
         """Arrow keys: select the nearest card that way from the selected one (the first
