@@ -28,7 +28,7 @@ from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from .. import interactions, records
 from ..clock import Clock
@@ -47,6 +47,15 @@ log = logging.getLogger(__name__)
 SMS_FAILED = frozenset({"failed", "undelivered", "rejected", "expired"})
 
 OnInteraction = Callable[[InteractionResult], None]
+
+# Every click and open asks one of these: built once, run on a bare Core connection (an
+# ORM session per request was the largest CPU cost of a click under load).
+_TRACE_EXISTS = select(Trace.__table__.c.id).where(Trace.__table__.c.id == bindparam("trace"))
+_LINK_URL = (
+    select(Link.__table__.c.url)
+    .join(Trace.__table__, Trace.__table__.c.activity_id == Link.__table__.c.activity_id)
+    .where(Trace.__table__.c.id == bindparam("trace"), Link.__table__.c.id == bindparam("link"))
+)
 
 
 @dataclass(frozen=True)
@@ -164,8 +173,8 @@ class Tracker:
         return None if row is None else _TraceRow(*row)
 
     def exists(self, trace_id: int) -> bool:
-        with self.db.read() as s:
-            return s.scalar(select(Trace.id).where(Trace.id == trace_id)) is not None
+        with self.db.read_connection() as conn:
+            return conn.execute(_TRACE_EXISTS, {"trace": trace_id}).first() is not None
 
     def known(self, trace_ids: Iterable[int]) -> set[int]:
         """Which of these traces exist."""
@@ -177,12 +186,8 @@ class Tracker:
 
     def link_url(self, trace_id: int, link_id: int) -> str | None:
         """The stored URL of ``link_id`` if it belongs to this trace's own activity."""
-        with self.db.read() as s:
-            return s.scalar(
-                select(Link.url)
-                .join(Trace, Trace.activity_id == Link.activity_id)
-                .where(Trace.id == trace_id, Link.id == link_id)
-            )
+        with self.db.read_connection() as conn:
+            return conn.execute(_LINK_URL, {"trace": trace_id, "link": link_id}).scalar()
 
     def online_html(self, trace_id: int) -> str | None:
         """The HTML of this trace's email: as the outbox stored it, else rendered again.
