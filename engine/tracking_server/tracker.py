@@ -36,7 +36,7 @@ from ..db import Database
 from ..executor import Executor
 from ..fields import MODELS
 from ..interactions import InteractionResult
-from ..models import Activity, Campaign, Interaction, Link, OutboxMessage, Trace
+from ..models import Activity, Campaign, Interaction, Link, OutboxMessage, Trace, table
 from ..tracking import verify_token
 from .esp import EspEvent
 from .pages import OptOut
@@ -50,11 +50,12 @@ OnInteraction = Callable[[InteractionResult], None]
 
 # Every click and open asks one of these: built once, run on a bare Core connection (an
 # ORM session per request was the largest CPU cost of a click under load).
-_TRACE_EXISTS = select(Trace.__table__.c.id).where(Trace.__table__.c.id == bindparam("trace"))
+_T, _L = table(Trace), table(Link)
+_TRACE_EXISTS = select(_T.c.id).where(_T.c.id == bindparam("trace"))
 _LINK_URL = (
-    select(Link.__table__.c.url)
-    .join(Trace.__table__, Trace.__table__.c.activity_id == Link.__table__.c.activity_id)
-    .where(Trace.__table__.c.id == bindparam("trace"), Link.__table__.c.id == bindparam("link"))
+    select(_L.c.url)
+    .join(_T, _T.c.activity_id == _L.c.activity_id)
+    .where(_T.c.id == bindparam("trace"), _L.c.id == bindparam("link"))
 )
 
 
