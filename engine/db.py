@@ -160,6 +160,10 @@ def make_engine(url: str | None = None, *, read_only: bool = False, **kwargs: An
                 raise UserError(
                     f"cannot create the database folder {folder}: {exc.strerror or exc}"
                 ) from None
+            # Room for every thread of a busy process (the tracking server's workers,
+            # recorder and actor, the runner): beyond the pool a connection is opened and
+            # set up for one transaction, then closed — a file connection is cheap to keep.
+            kwargs.setdefault("pool_size", 16)
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin)

@@ -187,10 +187,7 @@ class Recorder:
         kept: list[_Job] = []
         for job, result in zip(group, results, strict=True):
             if not isinstance(result, Exception):
-                self.spool.done(job.entry.id)
                 applied.append((job, result))
-                if not result.interaction.triggered:  # nothing to wait for: answer now
-                    _resolve(job.future, result.value)
                 continue
             job.failures += 1
             log.error(
@@ -205,6 +202,10 @@ class Recorder:
                 with self._cond:
                     self._left += 1
                 _resolve(job.future, error=NotRecordedYet())
+        self.spool.done(job.entry.id for job, _ in applied)
+        for job, result in applied:
+            if not result.interaction.triggered:  # nothing to wait for: answer now
+                _resolve(job.future, result.value)
         with self._cond:
             for _ in group:
                 self._queue.popleft()

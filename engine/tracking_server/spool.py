@@ -29,6 +29,7 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -268,14 +269,15 @@ class Spool:
         with self._lock:
             self._pending.add(entry.id)
 
-    def done(self, entry_id: str) -> None:
-        """The database has it: never replay it again."""
+    def done(self, entry_ids: Iterable[str]) -> None:
+        """The database has these: never replay them again (one write for a group)."""
+        ids = list(entry_ids)
         try:  # not synced: losing it in a crash only replays an idempotent entry
-            self._append([{"done": entry_id}], sync=False)
+            self._append([{"done": entry_id} for entry_id in ids], sync=False)
         except OSError as exc:  # replayed after a crash, where recording is idempotent
-            log.error("tracking spool: cannot mark an entry done: %s", exc)
+            log.error("tracking spool: cannot mark entries done: %s", exc)
         with self._lock:
-            self._pending.discard(entry_id)
+            self._pending.difference_update(ids)
             if not self._pending and self._size >= COMPACT_AT and self._fd is not None:
                 with contextlib.suppress(OSError):
                     os.ftruncate(self._fd, 0)

@@ -28,6 +28,7 @@ from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
+from cachetools import TTLCache
 from sqlalchemy import bindparam, select, update
 
 from .. import interactions, records
@@ -51,6 +52,13 @@ OnInteraction = Callable[[InteractionResult], None]
 # Every click and open asks one of these: built once, run on a bare Core connection (an
 # ORM session per request was the largest CPU cost of a click under load).
 _T, _L = table(Trace), table(Link)
+
+# What those lookups found, kept a while: a trace's activity and a link's URL never change
+# (a new URL is a new link row), so a hot link — a newsletter clicked by thousands — costs
+# the database nothing after its first click. Only found answers are kept, for at most
+# ``LOOKUP_TTL`` seconds: a deleted campaign's links stop answering within that time.
+LOOKUP_TTL = 60.0
+LOOKUP_ENTRIES = 65536
 _TRACE_EXISTS = select(_T.c.id).where(_T.c.id == bindparam("trace"))
 _LINK_URL = (
     select(_L.c.url)
@@ -149,6 +157,8 @@ class Tracker:
         self.on_interaction = on_interaction
         self._executor = Executor(db, clock, should_stop=should_stop)
         self._exec_lock = threading.Lock()
+        self._found: TTLCache[tuple[int, int], str] = TTLCache(LOOKUP_ENTRIES, LOOKUP_TTL)
+        self._found_lock = threading.Lock()
 
     def trace_id(self, token: str) -> int | None:
         """The trace a token names, checked by HMAC alone (no database access)."""
@@ -174,8 +184,21 @@ class Tracker:
         return None if row is None else _TraceRow(*row)
 
     def exists(self, trace_id: int) -> bool:
+        return self._lookup((trace_id, 0), _TRACE_EXISTS, {"trace": trace_id}) is not None
+
+    def _lookup(self, key: tuple[int, int], statement: Any, params: dict[str, int]) -> Any:
+        """The first column of ``statement``'s first row, from :attr:`_found` when it was
+        found lately (link ids start at 1: key ``(trace, 0)`` is the trace itself)."""
+        with self._found_lock:
+            known = self._found.get(key)
+        if known is not None:
+            return known
         with self.db.read_connection() as conn:
-            return conn.execute(_TRACE_EXISTS, {"trace": trace_id}).first() is not None
+            value = conn.execute(statement, params).scalar()
+        if value is not None:
+            with self._found_lock:
+                self._found[key] = value
+        return value
 
     def known(self, trace_ids: Iterable[int]) -> set[int]:
         """Which of these traces exist."""
@@ -187,8 +210,10 @@ class Tracker:
 
     def link_url(self, trace_id: int, link_id: int) -> str | None:
         """The stored URL of ``link_id`` if it belongs to this trace's own activity."""
-        with self.db.read_connection() as conn:
-            return conn.execute(_LINK_URL, {"trace": trace_id, "link": link_id}).scalar()
+        if link_id < 1:
+            return None
+        found = self._lookup((trace_id, link_id), _LINK_URL, {"trace": trace_id, "link": link_id})
+        return None if found is None else str(found)
 
     def online_html(self, trace_id: int) -> str | None:
         """The HTML of this trace's email: as the outbox stored it, else rendered again.

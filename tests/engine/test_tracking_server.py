@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from engine import campaigns
 from engine.api import figures
@@ -87,6 +87,27 @@ def test_redirects_never_go_anywhere_but_the_stored_link(site: Site) -> None:
         assert "location" not in headers
         assert b"This link is not valid" in body
     assert site.snapshot() == before
+
+
+def test_a_hot_link_is_looked_up_once(site: Site) -> None:
+    """A newsletter's link clicked again and again asks the database where it goes once:
+    the trace's activity and the link's URL never change."""
+    lookups: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM link" in statement:
+            lookups.append(statement)
+
+    event.listen(site.db.engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(3):
+            assert site.request("GET", site.path("mail", "Ann", "click"))[0] == 302
+        token = site.token("mail", "Ann")
+        assert site.request("GET", f"/t/{token}/c/0")[0] == 404  # no link has id 0
+    finally:
+        event.remove(site.db.engine, "before_cursor_execute", seen)
+    assert len(lookups) == 1
+    assert site.interactions("click") == 3  # each click still recorded
 
 
 # --- unsubscribe ---------------------------------------------------------------------------
