@@ -134,6 +134,14 @@ def _parser() -> argparse.ArgumentParser:
     c = cmd("serve", "run the tracking server alone (opens, clicks, unsubscribes, callbacks)")
     c.add_argument("--port", type=_port, help="port to listen on (default: tracking.port; 0 = any)")
     c.add_argument("--host", help="address to listen on (default: tracking.bind, 127.0.0.1)")
+    c.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N tracking servers sharing the port, one per core for a large send (default 1)",
+    )
+    c.add_argument("--share-port", action="store_true", help=argparse.SUPPRESS)
 
     c = cmd("event", "record an interaction on a participant's message")
     c.add_argument("campaign")

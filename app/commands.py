@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine import campaign_files, campaigns, gallery, interactions, records, reporting, retry
 from engine import settings as settings_mod
@@ -20,6 +22,9 @@ from engine.executor import Executor, run_until_idle
 from engine.fields import TARGET_MODELS
 
 from .output import OutputClosed, print_json, print_listing, print_table
+
+if TYPE_CHECKING:
+    from .serve_group import ServeGroup
 
 
 class Ctx:
@@ -298,10 +303,14 @@ class StopRequest:
     def _on_signal(self, signum: int, _frame: Any) -> None:
         self.signum = signum
 
-    def wait(self) -> str:
-        """Sleep until a signal came (a signal cuts the sleep short); its name."""
+    def wait(self, tick: Callable[[], str | None] | None = None) -> str:
+        """Sleep until a signal came (a signal cuts the sleep short); its name.
+        ``tick`` runs between sleeps (a supervisor's look at its helpers); a reason it
+        returns ends the wait too."""
         while self.signum is None:
             time.sleep(0.25)
+            if tick is not None and self.signum is None and (reason := tick()):
+                return reason
         return signal.Signals(self.signum).name
 
 
@@ -329,7 +338,9 @@ def cmd_worker(ctx: Ctx) -> int:
 
 def cmd_serve(ctx: Ctx) -> int:
     """The tracking server until SIGINT/SIGTERM; it also runs what interactions trigger."""
-    from engine.tracking_server import TrackingServer
+    from engine.tracking_server import TrackingServer, can_share_port
+
+    from .serve_group import ServeGroup, check_count
 
     port = ctx.args.port
     if port is not None and not 0 <= port <= 65535:
@@ -342,19 +353,51 @@ def cmd_serve(ctx: Ctx) -> int:
         host = settings_mod.SPECS["tracking.bind"].parse(host)
     except ValueError as exc:
         raise UserError(f"--host {host!r} {exc}") from None
-    server = TrackingServer(ctx.db, ctx.clock, host, port)
+    helpers = check_count(ctx.args.processes) - 1
+    shared = helpers > 0 or ctx.args.share_port
+    if shared and not can_share_port():
+        raise UserError("--processes: this system cannot share a port between processes")
+    server = TrackingServer(ctx.db, ctx.clock, host, port, share_port=shared)
     stop = StopRequest()
     server.start()  # a taken port fails here, before any signal handler is replaced
+    group = ServeGroup(_url_of(ctx), host, server.port, helpers, ctx.args.now)
+    try:
+        if helpers:
+            group.start()
+    except BaseException:
+        server.stop()
+        raise
     stop.install()
     print(f"journeys serve: listening on {server.url} (Ctrl+C to stop)", flush=True)
-    print(f"journeys serve: links in messages point to {links}", file=sys.stderr, flush=True)
+    helper = ctx.args.share_port  # one of another serve's processes: it says it all
+    say = (lambda *_: None) if helper else functools.partial(print, file=sys.stderr, flush=True)
+    say(f"journeys serve: links in messages point to {links}")
+    if helpers:
+        print(
+            f"journeys serve: {helpers + 1} processes share the port "
+            f"(helpers {', '.join(map(str, group.pids))})",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
-        signalled = stop.wait()
-        print(f"journeys serve: {signalled}, stopping…", file=sys.stderr)
+        signalled = stop.wait(lambda: _tick(group))
+        say(f"journeys serve: {signalled}, stopping…")
     finally:
+        group.stop()
         server.stop()
-    print("journeys serve: stopped", file=sys.stderr)
+    say("journeys serve: stopped")
     return 0
+
+
+def _url_of(ctx: Ctx) -> str:
+    return ctx.db.engine.url.render_as_string(hide_password=False)
+
+
+def _tick(group: ServeGroup) -> str | None:
+    """Replace helpers that died; a helper whose own serve is gone stops too."""
+    for line in group.watch():
+        print(f"journeys serve: {line}", file=sys.stderr, flush=True)
+    return group.orphaned()
 
 
 def _report_pass(stats: Any) -> None:

@@ -1,12 +1,14 @@
 """Tracking server throughput: clicks answered and recorded while slow clients hang on.
 
     python bench/tracking.py [--json] [--quick] [--clients 200] [--slow 500] [--seconds 10]
+                             [--processes 2]
 
-``journeys serve`` runs as its own process on a fresh SQLite file whose campaign has sent
-one email (to the embedded outbox) to each of 200 people. This process then holds
-``--slow`` connections open that trickle a header byte every 3 s (reopened when the
-server drops them, as a slowloris does) and runs ``--clients`` concurrent clients, each
-clicking tracked links from those emails over a kept-alive connection for ``--seconds``.
+``journeys serve --processes N`` (default: one per core) runs on its own, on a fresh
+SQLite file whose campaign has sent one email (to the embedded outbox) to each of 200
+people. This process then holds ``--slow`` connections open that trickle a header byte
+every 3 s (reopened when the server drops them, as a slowloris does) and runs
+``--clients`` concurrent clients, each clicking tracked links from those emails over a
+kept-alive connection for ``--seconds``.
 
 Reported: ``clicks_per_s`` (redirects answered per second), ``p50_ms`` and ``p99_ms``
 (time from sending a click to its answer), ``answered``, ``recorded`` (click rows in the
@@ -28,6 +30,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import signal
@@ -186,6 +189,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--slow", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     clients, slow, seconds = (
         (20, 50, 2.0) if args.quick else (max(1, args.clients), max(0, args.slow), args.seconds)
@@ -193,7 +197,7 @@ def main() -> int:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="journeys-tracking-") as tmp:
         db, paths = prepare(Path(tmp), port)
-        server = spawn(db, "serve", "--port", str(port))
+        server = spawn(db, "serve", "--port", str(port), "--processes", str(args.processes))
         try:
             wait_listening(port, server)
             result = asyncio.run(load(port, paths, clients, slow, seconds))
@@ -204,6 +208,7 @@ def main() -> int:
             recorded = conn.execute(
                 "SELECT count(*) FROM interaction WHERE type = 'click'"
             ).fetchone()[0]
+    result["processes"] = args.processes
     result["recorded"] = recorded
     result["lost"] = max(0, result["answered"] - recorded)
     if args.json:

@@ -27,7 +27,7 @@ SMS endpoints have no credentials of their own: they only change the trace a val
 """
 
 from .limits import Limits
-from .server import TrackingServer
+from .server import TrackingServer, can_share_port
 from .tracker import EspSummary, Tracker
 
-__all__ = ["EspSummary", "Limits", "Tracker", "TrackingServer"]
+__all__ = ["EspSummary", "Limits", "Tracker", "TrackingServer", "can_share_port"]

@@ -48,6 +48,9 @@ class TrackingServer:
     """The HTTP tracking server of one database (SPEC §5).
 
     ``port=0`` picks a free port (read it back from :attr:`port` after :meth:`start`).
+    ``share_port`` lets several servers listen on one port (``SO_REUSEPORT``: the kernel
+    spreads new connections over them), so that ``journeys serve --processes N`` uses
+    every core; each has its own spool, and the database is shared.
     ``on_interaction`` is called with the :class:`~engine.interactions.InteractionResult`
     of every request that recorded something — the embedded app passes a function that
     wakes its engine runner. Without it, the server runs what an interaction made due
@@ -64,6 +67,7 @@ class TrackingServer:
         on_interaction: OnInteraction | None = None,
         limits: Limits | None = None,
         spool: Path | None = _DEFAULT,
+        share_port: bool = False,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -72,6 +76,7 @@ class TrackingServer:
         self._bound_port: int | None = None
         self.on_interaction = on_interaction
         self.limits = limits or Limits()
+        self.share_port = share_port
         self._spool_folder = spool_folder(db.engine) if spool is _DEFAULT else spool
         self._stopping = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -159,6 +164,8 @@ class TrackingServer:
         try:
             if os.name != "nt":  # on Windows the option would let others take the port
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if self.share_port:
+                sock.setsockopt(socket.SOL_SOCKET, _reuse_port(), 1)
             sock.bind((self.host, self._requested_port))
             sock.listen(1024)
         except OSError as exc:
@@ -197,6 +204,17 @@ class TrackingServer:
             self._workers = None
         self._http = None
         log.info("tracking server stopped")
+
+
+def can_share_port() -> bool:
+    """Whether several servers can listen on one port here (Linux, the BSDs, macOS)."""
+    return hasattr(socket, "SO_REUSEPORT") and os.name != "nt"
+
+
+def _reuse_port() -> int:
+    if not can_share_port():
+        raise EngineFailure("this system cannot share a port between tracking servers")
+    return int(socket.SO_REUSEPORT)
 
 
 def _room_for(connections: int) -> int:

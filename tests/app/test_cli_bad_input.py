@@ -168,3 +168,8 @@ def _now():  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
     return datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("count", ["0", "-2", "65", "99999999999999999999", "two"])
+def test_serve_processes_is_a_bounded_number(url: str, count: str) -> None:
+    refused(journeys(url, "serve", "--port", "0", "--processes", count), "--processes")

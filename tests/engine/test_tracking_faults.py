@@ -274,10 +274,10 @@ def test_when_every_slot_is_answering_newcomers_get_a_quick_503(world: Site) -> 
 # --- a crash between answering and recording ----------------------------------------------
 
 
-def _serve(url: str) -> tuple[subprocess.Popen[str], int]:
+def _serve(url: str, *more: str) -> tuple[subprocess.Popen[str], int]:
     now = (T0 + timedelta(hours=2)).isoformat()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "--db", url, "--now", now, "serve", "--port", "0"],
+        [sys.executable, "-m", "app.cli", "--db", url, "--now", now, "serve", "--port", "0", *more],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -376,4 +376,86 @@ def test_a_replayed_entry_the_database_already_has_is_not_applied_again(world: S
         assert count(db, "click") == 2
     finally:
         server.stop()
+    assert not folder.exists()
+
+
+# --- several processes on one port ---------------------------------------------------------
+
+
+def _spoolers(folder: Path) -> dict[int, Path]:
+    """The servers running on this database, by pid: each holds its own spool file."""
+    return {int(p.name.split("-")[0]): p for p in folder.glob("*.jsonl")}
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _clicks(port: int, path: str, n: int) -> None:
+    for _ in range(n):  # a new connection each: the kernel spreads them over the servers
+        assert timed_get(port, path)[:2] == (302, SALE)
+
+
+def test_serve_processes_share_the_port_and_replace_a_killed_one(world: Site) -> None:
+    """``serve --processes 3``: three servers answer on one port, each spooling its own
+    share; a helper killed outright is replaced, and SIGTERM stops them all with every
+    answered click in the database."""
+    db = world.db
+    url = db.engine.url.render_as_string(hide_password=False)
+    click = world.path("mail", "Ann", "click")
+    folder = spool_folder(db.engine)
+    assert folder is not None
+    proc, port = _serve(url, "--processes", "3")
+    try:
+        eventually(lambda: len(_spoolers(folder)) == 3, 20, "three servers did not start")
+        first = _spoolers(folder)
+        assert proc.pid in first
+        _clicks(port, click, 60)
+        assert all(path.stat().st_size > 0 for path in first.values()), "one got no click"
+        eventually(lambda: count(db, "click") == 60, 20, "the clicks were not recorded")
+
+        helper = next(pid for pid in first if pid != proc.pid)
+        os.kill(helper, signal.SIGKILL)
+        eventually(
+            lambda: len(_spoolers(folder)) == 3 and helper not in _spoolers(folder),
+            20,
+            "the killed helper was not replaced",
+        )
+        _clicks(port, click, 30)
+        eventually(lambda: count(db, "click") == 90, 20, "the later clicks were not recorded")
+        running = set(_spoolers(folder))
+    finally:
+        err = _stop(proc)
+    assert proc.returncode == 0, err
+    assert "ended (SIGKILL); starting another" in err
+    eventually(lambda: all(_gone(pid) for pid in running), 10, "a helper outlived serve")
+    assert count(db, "click") == 90
+    assert not folder.exists()  # every server recorded its share and removed its file
+
+
+def test_serve_helpers_stop_when_their_serve_is_killed(world: Site) -> None:
+    """SIGKILL leaves no chance to stop the helpers: they notice and stop by themselves,
+    recording what they answered; the next start takes over the killed one's spool."""
+    db = world.db
+    url = db.engine.url.render_as_string(hide_password=False)
+    folder = spool_folder(db.engine)
+    assert folder is not None
+    proc, port = _serve(url, "--processes", "2")
+    try:
+        eventually(lambda: len(_spoolers(folder)) == 2, 20, "two servers did not start")
+        helpers = set(_spoolers(folder)) - {proc.pid}
+        _clicks(port, world.path("mail", "Ann", "click"), 20)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+    eventually(lambda: all(_gone(pid) for pid in helpers), 10, "a helper outlived its serve")
+    proc, _ = _serve(url)  # takes over whatever the killed serve had not recorded yet
+    try:
+        eventually(lambda: count(db, "click") == 20, 20, "answered clicks were lost")
+    finally:
+        _stop(proc)
     assert not folder.exists()
