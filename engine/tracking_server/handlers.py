@@ -22,7 +22,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -32,7 +32,7 @@ from . import pages
 from .esp import EspPayloadError, parse_events
 from .limits import Limits
 from .protocol import App, Request, Response
-from .recorder import NotRecordedYet
+from .recorder import NotRecordedYet, Submitted
 from .tracker import SMS_FAILED
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ class Later:
     """An answer that depends on a spooled change: ``answer`` gets its outcome, or
     :data:`NOT_YET` once the request has waited long enough."""
 
-    future: Future[Any]
+    submitted: Submitted
     answer: Callable[[Any], Response]
     machine: bool = False  # gateways and ESPs wait longer: their answer reports the outcome
 
@@ -207,9 +207,11 @@ class TrackingApp(App):
     async def _outcome(self, later: Later) -> Any:
         within = self.limits.machine_answer_within if later.machine else self.limits.answer_within
         try:
-            wrapped = asyncio.wrap_future(later.future)
+            wrapped = asyncio.wrap_future(later.submitted.recorded)
             return await asyncio.wait_for(asyncio.shield(wrapped), within)
         except (TimeoutError, NotRecordedYet):
+            # Not in the database yet: answered once it is on disk (at once, nearly always).
+            await asyncio.shield(asyncio.wrap_future(later.submitted.spooled))
             return NOT_YET
 
     def access(self, request: Request, status: int, ms: float) -> None:

@@ -2,8 +2,9 @@
 acted on — so a busy database delays them but never loses them, and never an answer.
 
 A request calls :meth:`Recorder.submit`: the operation is appended to the spool
-(:mod:`.spool`, fsync'd) and queued, and the request waits a bounded moment for the
-outcome (:attr:`Limits.answer_within`) before answering either way. One *recorder* thread
+(:mod:`.spool`) and queued once an fsync covers it, and the request waits a bounded
+moment for the outcome (:attr:`Limits.answer_within`) before answering either way — never
+before it is on disk. One *recorder* thread
 applies the queue in order, in groups: one short transaction for up to ``GROUP`` queued
 operations (group commit, each in its own savepoint), so the database's commit rate does
 not bound the click rate. When the database
@@ -43,6 +44,15 @@ log = logging.getLogger(__name__)
 FIRST_DELAY = 0.25
 MAX_OTHER_FAILURES = 3
 GROUP = 256  # operations per transaction (group commit)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A spooled operation: ``spooled`` once it is on disk, ``recorded`` with its outcome
+    once the database has it."""
+
+    recorded: Future[Any]
+    spooled: Future[None]
 
 
 class NotRecordedYet(Exception):
@@ -118,20 +128,27 @@ class Recorder:
             return len(self._queue) + self._left
 
     # --- the request side -----------------------------------------------------------------
-    def submit(self, op: dict[str, Any]) -> Future[Any]:
-        """Spool ``op`` durably and queue it; the future resolves with its outcome once it
-        is recorded — and, when it made steps due (a 0-delay child of a click), once those
-        have run too (E7). Blocks for the spool's fsync: call it off the event loop.
+    def submit(self, op: dict[str, Any]) -> Submitted:
+        """Spool ``op`` and queue it once it is on disk. ``recorded`` resolves with its
+        outcome once it is in the database — and, when it made steps due (a 0-delay
+        child of a click), once those have run too (E7); ``spooled`` once it is on disk.
+        Writes to the spool file (no fsync wait): call it off the event loop.
         """
         job = _Job(Entry(uuid.uuid4().hex, op))
+        spooled: Future[None] = Future()
+
+        def safe() -> None:
+            with self._cond:
+                self._queue.append(job)
+                self._cond.notify_all()
+            _resolve(spooled)
+
         try:
-            self.spool.add(job.entry)
+            self.spool.add(job.entry, on_safe=safe)
         except OSError as exc:  # a full or vanished disk: still recorded, if not crash-proof
             log.error("tracking spool: cannot write (%s); the interaction is kept in memory", exc)
-        with self._cond:
-            self._queue.append(job)
-            self._cond.notify_all()
-        return job.future
+            safe()
+        return Submitted(job.future, spooled)
 
     # --- the recorder thread --------------------------------------------------------------
     def _next(self) -> _Job | None:

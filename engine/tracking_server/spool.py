@@ -29,7 +29,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,11 @@ class Spool:
         self._synced = 0
         self._sync_lock = threading.Lock()
         self._adopted: list[tuple[Path, int]] = []
+        # Entries written and waiting for their fsync, and the thread that does it.
+        self._waiting: list[Callable[[], None]] = []
+        self._wake = threading.Condition(self._lock)
+        self._closing = False
+        self._syncer: threading.Thread | None = None
 
     def open(self) -> list[Entry]:
         """Create this process's file and adopt abandoned ones; returns their pending entries.
@@ -263,11 +268,62 @@ class Spool:
             os.fsync(fd)
             self._synced = target
 
-    def add(self, entry: Entry) -> None:
-        """Durably record ``entry``; raises OSError if the disk refuses (full, gone)."""
-        self._append([{"add": entry.id, "op": entry.op}])
+    def add(self, entry: Entry, on_safe: Callable[[], None] | None = None) -> None:
+        """Durably record ``entry``; raises OSError if the disk refuses (full, gone).
+
+        Without ``on_safe`` this returns once an fsync covered the entry. With it, this
+        returns once the entry is written and the spool's syncer thread calls ``on_safe``
+        after the fsync that covers it: every entry written while one fsync runs waits
+        for the next one, however many requests are writing — no thread waits meanwhile.
+        """
+        line = {"add": entry.id, "op": entry.op}
+        if on_safe is None:
+            self._append([line])
+            with self._lock:
+                self._pending.add(entry.id)
+            return
+        data = json.dumps(line, separators=(",", ":"), ensure_ascii=True).encode() + b"\n"
         with self._lock:
-            self._pending.add(entry.id)
+            if self._fd is None:  # no spool on disk: as safe as it gets
+                self._pending.add(entry.id)
+                written = False
+            else:
+                os.write(self._fd, data)
+                self._size += len(data)
+                self._written += len(data)
+                self._pending.add(entry.id)
+                self._waiting.append(on_safe)
+                self._start_syncer()
+                self._wake.notify()
+                written = True
+        if not written:
+            on_safe()
+
+    def _start_syncer(self) -> None:
+        if self._syncer is None:
+            self._syncer = threading.Thread(
+                target=self._sync_loop, name="journeys-tracking-spool", daemon=True
+            )
+            self._syncer.start()
+
+    def _sync_loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._waiting and not self._closing:
+                    self._wake.wait()
+                if not self._waiting:
+                    return
+                waiting, self._waiting = self._waiting, []
+                upto = self._written
+            try:
+                self._sync(upto)
+            except OSError as exc:  # a failing disk: recorded all the same, if not crash-proof
+                log.error("tracking spool: cannot sync (%s); entries kept in memory", exc)
+            for on_safe in waiting:
+                try:
+                    on_safe()
+                except Exception:  # one waiter's failure is its own
+                    log.exception("tracking spool: a waiter failed")
 
     def done(self, entry_ids: Iterable[str]) -> None:
         """The database has these: never replay them again (one write for a group)."""
@@ -291,6 +347,12 @@ class Spool:
 
     def close(self) -> None:
         """Release the file: deleted when nothing is pending, else left for the next start."""
+        with self._lock:
+            self._closing = True
+            self._wake.notify_all()
+            syncer = self._syncer
+        if syncer is not None and syncer is not threading.current_thread():
+            syncer.join(30.0)  # what was written is synced and its waiters told first
         with self._sync_lock, self._lock:  # never while an fsync uses the descriptor
             fd, self._fd = self._fd, None
             if fd is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -43,4 +44,55 @@ def test_concurrent_adds_share_fsyncs_and_all_survive(
     second = Spool(tmp_path / "spool")
     adopted = second.open()
     assert sorted(e.id for e in adopted) == sorted(f"e{n}" for n in range(40))
+    second.close()
+
+
+def test_an_entry_is_announced_safe_only_after_an_fsync_covered_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``add(..., on_safe=...)`` returns once written; the syncer thread calls back after
+    the fsync that covers the entry, one fsync for all that were written meanwhile."""
+    synced_sizes: list[int] = []
+    real = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        size = os.fstat(fd).st_size  # what this fsync covers
+        threading.Event().wait(0.02)
+        real(fd)
+        synced_sizes.append(size)
+
+    monkeypatch.setattr(spool_mod.os, "fsync", slow_fsync)
+    spool = Spool(tmp_path / "spool")
+    assert spool.open() == []
+    covered: dict[str, int] = {}
+    told = threading.Semaphore(0)
+
+    def on_safe(entry_id: str) -> None:
+        covered[entry_id] = max(synced_sizes, default=0)
+        told.release()
+
+    threads = [
+        threading.Thread(
+            target=lambda n=n: spool.add(
+                Entry(f"e{n}", {"kind": "interact", "n": n}), lambda n=n: on_safe(f"e{n}")
+            )
+        )
+        for n in range(40)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for _ in range(40):
+        assert told.acquire(timeout=10), "an entry was never announced safe"
+    assert spool.path is not None
+    ends, offset = {}, 0
+    for line in spool.path.read_bytes().splitlines(keepends=True):
+        offset += len(line)
+        ends[json.loads(line)["add"]] = offset
+    assert all(covered[e] >= ends[e] for e in ends), (covered, ends)
+    assert 1 <= len(synced_sizes) < 40  # fsyncs shared
+    spool.close()  # all pending: kept for the next server
+    second = Spool(tmp_path / "spool")
+    assert sorted(e.id for e in second.open()) == sorted(ends)
     second.close()
