@@ -169,9 +169,10 @@ class Recorder:
         try:
             while (group := self._group()) is not None:
                 try:
-                    results = self.tracker.apply_group(
-                        [(job.entry.op, job.replayed) for job in group]
-                    )
+                    with self.spool.turn():
+                        results = self.tracker.apply_group(
+                            [(job.entry.op, job.replayed) for job in group]
+                        )
                 except Exception as exc:
                     if transient(exc):  # the database itself: the whole queue waits
                         self._outage(exc)

@@ -129,7 +129,8 @@ class TrackingServer:
             on_interaction=self.on_interaction,
             should_stop=self._stopping.is_set,
         )
-        self.recorder = Recorder(self.tracker, Spool(self._spool_folder), self.limits)
+        spool = Spool(self._spool_folder, take_turns=self.db.dialect == "sqlite")
+        self.recorder = Recorder(self.tracker, spool, self.limits)
         self.recorder.start()
         limits = replace(self.limits, max_connections=_room_for(self.limits.max_connections))
         self._workers = ThreadPoolExecutor(limits.workers, "journeys-tracking-worker")

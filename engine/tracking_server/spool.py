@@ -29,7 +29,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ except ImportError:  # pragma: no cover - Windows
 SPOOL_ENV = "JOURNEYS_TRACKING_SPOOL"
 COMPACT_AT = 1024 * 1024  # an all-done file is emptied once it is this large
 MAX_LINE = 4 * 1024 * 1024  # a longer line cannot be ours: skipped
+TURN_FILE = "write.lock"
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,10 @@ def read_pending(path: Path) -> list[Entry]:
 class Spool:
     """This process's spool file of one database; ``folder=None`` keeps nothing on disk."""
 
-    def __init__(self, folder: Path | None) -> None:
+    def __init__(self, folder: Path | None, *, take_turns: bool = False) -> None:
         self.folder = folder
+        self._take_turns = take_turns and fcntl is not None
+        self._turn_fd: int | None = None
         self.path: Path | None = None
         self._fd: int | None = None
         self._lock = threading.Lock()
@@ -152,6 +155,9 @@ class Spool:
             )
             return []
         self.path, self._fd = path, fd
+        if self._take_turns:
+            with contextlib.suppress(OSError):  # without it, SQLite's own waiting only
+                self._turn_fd = os.open(self.folder / TURN_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         adopted = self._adopt()
         try:
             self._append([{"add": e.id, "op": e.op} for e in adopted])
@@ -340,6 +346,22 @@ class Spool:
                     os.fsync(self._fd)
                     self._size = 0
 
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        """This server's turn at the database's write lock, among the servers of one
+        SQLite file (``take_turns``). SQLite makes a writer that finds the lock taken
+        poll for it, sleeping up to 100 ms between tries — with several servers that
+        was the longest wait of a click; a ``flock`` queue wakes the next at once."""
+        fd = self._turn_fd
+        if fd is None:
+            yield
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
     @property
     def pending(self) -> int:
         with self._lock:
@@ -361,7 +383,13 @@ class Spool:
                 with contextlib.suppress(OSError):
                     self.path.unlink()
             os.close(fd)
+            turn, self._turn_fd = self._turn_fd, None
+            if turn is not None:
+                os.close(turn)
         if self.folder is not None:
+            if not any(self.folder.glob("*.jsonl")):  # the last server: no one takes turns
+                with contextlib.suppress(OSError):
+                    (self.folder / TURN_FILE).unlink()
             with contextlib.suppress(OSError):  # not empty, or in use: fine
                 self.folder.rmdir()
         if self._pending:

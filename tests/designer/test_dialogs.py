@@ -603,7 +603,9 @@ def test_closing_settings_mid_send_returns_at_once_and_leaves_no_thread(
     dialog = SettingsDialog(sdb, clock)
     dialog.show()
     dialog.edits["test.recipient_email"].setText("me@example.com")
-    dialog.edits["smtp.timeout_seconds"].setText("1")
+    # Long enough that a slow machine cannot reach the timeout before the dialog closes
+    # (at 1 s the send sometimes ended first, about one run in eight).
+    dialog.edits["smtp.timeout_seconds"].setText("3")
     with silent_server() as port:
         dialog.edits["smtp.url"].setText(f"smtp://127.0.0.1:{port}?tls=none")
         task = dialog.send_test_email()

@@ -96,3 +96,29 @@ def test_an_entry_is_announced_safe_only_after_an_fsync_covered_it(
     second = Spool(tmp_path / "spool")
     assert sorted(e.id for e in second.open()) == sorted(ends)
     second.close()
+
+
+def test_servers_of_one_database_take_turns_at_writing(tmp_path: Path) -> None:
+    """Two servers' spools of one SQLite file queue for its write lock: the second gets
+    its turn the moment the first ends its own, and the lock file goes with the last."""
+    first = Spool(tmp_path / "spool", take_turns=True)
+    second = Spool(tmp_path / "spool", take_turns=True)
+    first.open()
+    second.open()
+    order: list[str] = []
+
+    def write_second() -> None:
+        with second.turn():
+            order.append("second")
+
+    with first.turn():
+        waiter = threading.Thread(target=write_second)
+        waiter.start()
+        waiter.join(0.3)
+        assert waiter.is_alive()  # waiting for the first one's turn to end
+        order.append("first")
+    waiter.join(5)
+    assert order == ["first", "second"]
+    first.close()
+    second.close()
+    assert not (tmp_path / "spool").exists()
