@@ -373,12 +373,8 @@ def cmd_serve(ctx: Ctx) -> int:
     say = (lambda *_: None) if helper else functools.partial(print, file=sys.stderr, flush=True)
     say(f"journeys serve: links in messages point to {links}")
     if helpers:
-        print(
-            f"journeys serve: {helpers + 1} processes share the port "
-            f"(helpers {', '.join(map(str, group.pids))})",
-            file=sys.stderr,
-            flush=True,
-        )
+        pids = ", ".join(map(str, group.pids))
+        say(f"journeys serve: {helpers + 1} processes share the port (helpers {pids})")
     try:
         signalled = stop.wait(lambda: _tick(group))
         say(f"journeys serve: {signalled}, stopping…")

@@ -4,10 +4,9 @@ acted on — so a busy database delays them but never loses them, and never an a
 A request calls :meth:`Recorder.submit`: the operation is appended to the spool
 (:mod:`.spool`) and queued once an fsync covers it, and the request waits a bounded
 moment for the outcome (:attr:`Limits.answer_within`) before answering either way — never
-before it is on disk. One *recorder* thread
-applies the queue in order, in groups: one short transaction for up to ``GROUP`` queued
-operations (group commit, each in its own savepoint), so the database's commit rate does
-not bound the click rate. When the database
+before it is on disk. One *recorder* thread applies the queue in order, in groups: one
+short transaction for up to ``GROUP`` queued operations (group commit, each in its own
+savepoint), so the database's commit rate does not bound the click rate. When the database
 refuses — ``database is locked`` after the busy timeout, a lost PostgreSQL connection —
 the whole queue waits (the database is the problem, not the operation): 0.25 s, 0.5 s,
 1 s, … at most :attr:`Limits.retry_max_delay` between attempts, for as long as the server

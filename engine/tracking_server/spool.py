@@ -79,6 +79,13 @@ def spool_folder(engine: Engine) -> Path | None:
     return Path(base) / digest
 
 
+def _encode(lines: list[dict[str, Any]]) -> bytes:
+    return b"".join(
+        json.dumps(line, separators=(",", ":"), ensure_ascii=True).encode() + b"\n"
+        for line in lines
+    )
+
+
 def _try_lock(fd: int) -> bool:
     """Take the file's exclusive lock; False if another process holds it — or if this
     system has no ``flock`` (Windows), where no file can be known to be abandoned."""
@@ -248,19 +255,21 @@ class Spool:
     def _append(self, lines: list[dict[str, Any]], *, sync: bool = True) -> None:
         if self._fd is None or not lines:
             return
-        data = b"".join(
-            json.dumps(line, separators=(",", ":"), ensure_ascii=True).encode() + b"\n"
-            for line in lines
-        )
+        data = _encode(lines)
         with self._lock:
             if self._fd is None:
                 return
-            os.write(self._fd, data)
-            self._size += len(data)
-            self._written += len(data)
-            mine = self._written
+            mine = self._write_locked(data)
         if sync:
             self._sync(mine)
+
+    def _write_locked(self, data: bytes) -> int:
+        """Append ``data`` (holding :attr:`_lock`); the bytes ever written after it."""
+        assert self._fd is not None
+        os.write(self._fd, data)
+        self._size += len(data)
+        self._written += len(data)
+        return self._written
 
     def _sync(self, upto: int) -> None:
         """Return once the first ``upto`` bytes ever written are on disk."""
@@ -288,21 +297,17 @@ class Spool:
             with self._lock:
                 self._pending.add(entry.id)
             return
-        data = json.dumps(line, separators=(",", ":"), ensure_ascii=True).encode() + b"\n"
+        data = _encode([line])
         with self._lock:
-            if self._fd is None:  # no spool on disk: as safe as it gets
-                self._pending.add(entry.id)
-                written = False
-            else:
-                os.write(self._fd, data)
-                self._size += len(data)
-                self._written += len(data)
-                self._pending.add(entry.id)
+            # Closing or no file on disk: as safe as it gets (the syncer may be gone).
+            queued = self._fd is not None and not self._closing
+            if queued:
+                self._write_locked(data)
                 self._waiting.append(on_safe)
                 self._start_syncer()
                 self._wake.notify()
-                written = True
-        if not written:
+            self._pending.add(entry.id)
+        if not queued:
             on_safe()
 
     def _start_syncer(self) -> None:
