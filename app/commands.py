@@ -12,9 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine import campaign_files, campaigns, gallery, interactions, records, reporting, retry
+from engine import campaign_files, campaigns, gallery, records, reporting, retry
 from engine import settings as settings_mod
-from engine.api import figures
+from engine.api import figures, lookups
+from engine.api.interactions import record_on_message
 from engine.clock import Clock, FixedClock, SystemClock, parse_instant
 from engine.db import Database
 from engine.errors import EngineFailure, UserError
@@ -97,8 +98,8 @@ def cmd_import(ctx: Ctx) -> int:
         c = campaign_files.import_document(
             s, doc, trust=ctx.args.trust, now=ctx.now(), name=ctx.args.name
         )
-        untrusted = _untrusted_count(s, c.id)
         cid, name = c.id, c.name
+    untrusted = lookups.untrusted_actions(ctx.db, cid)
     _say_if_renamed(ctx.args.name or doc["campaign"]["name"], name)
     if untrusted:
         print(
@@ -108,30 +109,6 @@ def cmd_import(ctx: Ctx) -> int:
         )
     print(f"imported {name!r} as draft campaign {cid}")
     return 0
-
-
-def _untrusted_count(s: Any, campaign_id: int) -> int:
-    from sqlalchemy import func, select
-
-    from engine.models import Activity, SavedAction
-
-    a = (
-        s.scalar(
-            select(func.count()).where(
-                Activity.campaign_id == campaign_id, Activity.trusted.is_(False)
-            )
-        )
-        or 0
-    )
-    b = (
-        s.scalar(
-            select(func.count()).where(
-                SavedAction.campaign_id == campaign_id, SavedAction.trusted.is_(False)
-            )
-        )
-        or 0
-    )
-    return int(a + b)
 
 
 def cmd_export(ctx: Ctx) -> int:
@@ -412,43 +389,23 @@ def _print_pass(stats: Any) -> None:
 
 
 def cmd_event(ctx: Ctx) -> int:
-    now = ctx.now()
-    with ctx.db.session() as s:
-        c = campaigns.find_campaign(s, ctx.args.campaign)
-        among = campaigns.participant_records(c.id, test=ctx.args.test)
-        record_id = records.resolve_record(s, c.target, ctx.args.record, among=among)
-        tid = interactions.find_message_trace(
-            s, c.id, ctx.args.activity, record_id, test=ctx.args.test
-        )
-        link_id = _link_for(s, tid, ctx.args.url) if ctx.args.url else None
-        res = interactions.record(
-            s, [tid], ctx.args.type, now, link_id=link_id, detail=ctx.args.url
-        )
-    # Children with no delay run in the same pass that records the interaction (E7).
-    stats = Executor(ctx.db, ctx.clock).execute_due(now)
+    res = record_on_message(
+        ctx.db,
+        ctx.clock,
+        ctx.args.campaign,
+        ctx.args.activity,
+        ctx.args.record,
+        ctx.args.type,
+        test=ctx.args.test,
+        url=ctx.args.url,
+    )
     print(
-        f"recorded {ctx.args.type} on trace {tid}"
+        f"recorded {ctx.args.type} on trace {res.trace_id}"
         f"{' (first time)' if res.first_time else ' (repeat)'}; "
         f"{res.triggered} step(s) triggered, {res.canceled} canceled, "
-        f"{stats.executed} executed now"
+        f"{res.executed} executed now"
     )
     return 0
-
-
-def _link_for(s: Any, trace_id: int, url: str) -> int:
-    from sqlalchemy import select
-
-    from engine.models import Link, Trace
-
-    act = s.scalar(select(Trace.activity_id).where(Trace.id == trace_id))
-    link = s.scalar(select(Link.id).where(Link.activity_id == act, Link.url == url))
-    if link is None:
-        known = s.scalars(select(Link.url).where(Link.activity_id == act)).all()
-        raise UserError(
-            f"{url!r} is not a link of that message"
-            + (f" (links: {', '.join(known)})" if known else " (it has no link)")
-        )
-    return int(link)
 
 
 def cmd_test(ctx: Ctx) -> int:
@@ -534,38 +491,7 @@ def cmd_render(ctx: Ctx) -> int:
 
 
 def cmd_outbox(ctx: Ctx) -> int:
-    from sqlalchemy import select
-
-    from engine.models import Campaign, OutboxMessage
-
-    with ctx.db.read() as s:
-        q = (
-            select(OutboxMessage, Campaign.name)
-            .outerjoin(Campaign, Campaign.id == OutboxMessage.campaign_id)
-            .order_by(OutboxMessage.id)
-        )
-        if ctx.args.campaign:
-            q = q.where(
-                OutboxMessage.campaign_id == campaigns.find_campaign(s, ctx.args.campaign).id
-            )
-        rows = [
-            {
-                "id": m.id,
-                "channel": m.channel,
-                "to": m.to,
-                "subject": m.subject,
-                "body": m.body,
-                "text": m.text_body,
-                "headers": m.headers,
-                "campaign": cname,
-                "activity": m.activity_key,
-                "record": m.record_name,
-                "record_id": m.record_id,
-                "test": m.is_test,
-                "sent_at": m.sent_at.isoformat(),
-            }
-            for m, cname in s.execute(q)
-        ]
+    rows = lookups.outbox(ctx.db, ctx.args.campaign)
     print_listing(
         rows,
         ctx.args.json,

@@ -36,8 +36,8 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
-from sqlalchemy.exc import DBAPIError
 
+from engine.db import database_message
 from engine.errors import JourneysError
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,8 @@ def user_message(exc: BaseException) -> str:
     """What a person reads about ``exc``: the engine's own words, else a short summary."""
     if isinstance(exc, JourneysError):
         return str(exc)
-    if isinstance(exc, DBAPIError):
-        return f"database error: {' '.join(str(exc.orig).split())}"
+    if (said := database_message(exc)) is not None:
+        return said
     if isinstance(exc, OSError) and exc.strerror:
         where = f" ({exc.filename})" if exc.filename else ""
         return f"{exc.strerror}{where}"

@@ -14,9 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from PySide6.QtGui import QUndoCommand
-from sqlalchemy.exc import SQLAlchemyError
 
-from engine.db import is_busy
+from engine.db import DATABASE_ERRORS, is_busy
 from engine.errors import BUSY_MESSAGE, JourneysError
 
 from .document import CampaignDocument, Node, Position
@@ -50,7 +49,7 @@ class DocumentCommand(QUndoCommand):
     def _guard(self, step: Any) -> None:
         try:
             step()
-        except (JourneysError, SQLAlchemyError) as exc:
+        except (JourneysError, *DATABASE_ERRORS) as exc:
             # Rolled back: nothing of the edit was written. A lock held by another
             # process is said plainly; the person repeats the edit.
             self.failure = BUSY_MESSAGE if is_busy(exc) else str(exc)

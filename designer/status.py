@@ -6,22 +6,12 @@ from typing import Any
 
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QMainWindow, QToolButton
-from sqlalchemy import func, select
 
+from engine.api.lookups import traces_due
 from engine.db import Database
-from engine.models import Trace
 from engine.runner import BUSY_RETRYING, EngineRunner
 
 from .engine_bridge import EngineBridge
-
-
-def traces_due(db: Database, now: Any) -> int:
-    """Scheduled steps whose time has come (what the next pass will run)."""
-    if now is None:
-        return 0
-    query = select(func.count()).where(Trace.state == "scheduled", Trace.due_at <= now)
-    with db.read() as session:
-        return int(session.scalar(query) or 0)
 
 
 class EngineStatus:

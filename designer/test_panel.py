@@ -34,7 +34,8 @@ from PySide6.QtWidgets import (
 from shiboken6 import Shiboken
 from sqlalchemy import select
 
-from engine import campaigns, interactions, reporting, test_path
+from engine import campaigns, reporting, test_path
+from engine.api.interactions import record_on_trace
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import UserError
@@ -274,18 +275,18 @@ class TestPanel(QWidget):
 
         def run() -> None:
             now = self.clock.now()
+            if label not in ("Run now", "Cancel"):
+                kinds = ACTIONS_BY_TYPE.get(self.types.get(row["activity"], ""), {})
+                if label not in kinds:
+                    raise UserError(f"{label!r} does not apply to this step")
+                if not record_on_trace(self.db, self.clock, trace_id, kinds[label]).recorded:
+                    raise UserError(f"{label.lower()} was not recorded (message not sent?)")
+                return
             with self.db.session() as s:
                 if label == "Run now":
                     campaigns.run_trace_now(s, trace_id, now)
-                elif label == "Cancel":
-                    campaigns.cancel_trace(s, trace_id, now)
                 else:
-                    kinds = ACTIONS_BY_TYPE.get(self.types.get(row["activity"], ""), {})
-                    if label not in kinds:
-                        raise UserError(f"{label!r} does not apply to this step")
-                    result = interactions.record(s, [trace_id], kinds[label], now)
-                    if not result.recorded:
-                        raise UserError(f"{label.lower()} was not recorded (message not sent?)")
+                    campaigns.cancel_trace(s, trace_id, now)
             self._execute(now)
 
         self._guard(run, keep=trace_id)

@@ -19,7 +19,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    DBAPIError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from .errors import DatabaseBusy, EngineFailure, ReadOnly, UserError
@@ -31,6 +37,18 @@ SUPPORTED_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
 # What SQLite and PostgreSQL say when another connection holds a lock past our timeout.
 _BUSY_WORDS = ("database is locked", "database table is locked", "database is busy")
 _PG_BUSY_SQLSTATES = {"55P03", "40P01"}  # lock_not_available, deadlock_detected
+
+
+# What a failure of the database layer raises (a refused statement, a lost connection): the
+# front ends catch these at their edge without importing the database toolkit themselves.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError,)
+
+
+def database_message(exc: BaseException) -> str | None:
+    """A person's line for the database driver's own error, else None."""
+    if isinstance(exc, DBAPIError):
+        return f"database error: {' '.join(str(exc.orig).split())}"
+    return None
 
 
 def is_busy(exc: BaseException | None) -> bool:

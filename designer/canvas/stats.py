@@ -11,12 +11,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from engine import campaigns
-from engine.api import figures
+from engine.api import figures, lookups
 from engine.api.figures import ActivityFigures
 from engine.db import Database
-from engine.errors import JourneysError
-from engine.models import Campaign
 
 
 @dataclass(frozen=True)
@@ -50,13 +47,7 @@ def load_stats(
     with db.read() as s:
         counted = figures.read_campaign_figures(s, campaign_id)
         daily = figures.read_series(s, campaign_id, now, hourly=hourly)
-        campaign = s.get(Campaign, campaign_id)
-        try:
-            matching: int | None = (
-                campaigns.count_matching(s, campaign, now) if campaign is not None else None
-            )
-        except JourneysError:
-            matching = None  # an invalid filter: the problems panel says why
+    matching = lookups.matching_count(db, campaign_id, now)
     nodes = {}
     for a in counted.activities:
         line = daily.of(a.key)

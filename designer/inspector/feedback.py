@@ -10,6 +10,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QLabel, QWidget
 
+from engine.api import lookups
+
 from ..theme import status_color
 
 
@@ -32,12 +34,7 @@ def show_messages(label: QLabel, messages: Iterable[str]) -> None:
 
 def user_emails(db: Any) -> list[str]:
     """The users' emails (assignees, followers), read once for a form; [] on any failure."""
-    from sqlalchemy import select
-
-    from engine.models import User
-
     try:
-        with db.read() as s:
-            return list(s.scalars(select(User.email).order_by(User.email).limit(500)))
+        return lookups.user_emails(db)
     except Exception:  # no database (a bare form in a test): no suggestions
         return []

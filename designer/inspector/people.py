@@ -16,10 +16,9 @@ from PySide6.QtWidgets import (
     QPushButton,
     QWidget,
 )
-from sqlalchemy import select
 
+from engine.api import lookups
 from engine.fields import MODELS
-from engine.models import SavedAction
 
 from .content import ContentForm
 from .feedback import message_label, show_messages, user_emails
@@ -114,17 +113,11 @@ class FollowersForm(ContentForm):
 
 
 def saved_action_names(db: Any, campaign_id: int) -> dict[str, str]:
-    """The campaign's saved actions: name → kind (read only)."""
+    """The campaign's saved actions: name → kind; {} when they cannot be read."""
     try:
-        with db.read() as s:
-            rows = s.execute(
-                select(SavedAction.name, SavedAction.action)
-                .where(SavedAction.campaign_id == campaign_id)
-                .order_by(SavedAction.name)
-            ).all()
+        return lookups.saved_actions(db, campaign_id)
     except Exception:
         return {}
-    return {name: str((action or {}).get("kind", "?")) for name, action in rows}
 
 
 class RunActionsForm(ContentForm):
