@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine import campaign_files, campaigns, gallery, records, reporting, retry
-from engine import settings as settings_mod
 from engine.api import figures, lookups
+from engine.api import settings as api_settings
 from engine.api.interactions import record_on_message
 from engine.clock import Clock, FixedClock, SystemClock, parse_instant
 from engine.db import Database
@@ -291,6 +291,28 @@ class StopRequest:
         return signal.Signals(self.signum).name
 
 
+def run_until_signalled(
+    command: str,
+    stop: StopRequest,
+    finish: Callable[[], None],
+    *,
+    stopping: str = "stopping",
+    tick: Callable[[], str | None] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> None:
+    """The main loop of every long-running command (``worker``, ``serve``): wait for a
+    signal (or ``tick``'s reason), say so, run ``finish`` whatever happens, say stopped.
+    ``stop`` is installed by the caller, when its start can no longer fail."""
+    if say is None:
+        say = functools.partial(print, file=sys.stderr, flush=True)
+    try:
+        signalled = stop.wait(tick)
+        say(f"journeys {command}: {signalled}, {stopping}…")
+    finally:
+        finish()
+    say(f"journeys {command}: stopped")
+
+
 def cmd_worker(ctx: Ctx) -> int:
     from engine.runner import EngineRunner
 
@@ -304,12 +326,7 @@ def cmd_worker(ctx: Ctx) -> int:
     elif runner.tracking_error:
         print(f"journeys worker: warning: {runner.tracking_error}", file=sys.stderr)
     print("journeys worker: running (Ctrl+C to stop)", file=sys.stderr)
-    try:
-        signalled = stop.wait()
-        print(f"journeys worker: {signalled}, finishing the batch…", file=sys.stderr)
-    finally:
-        runner.stop()
-    print("journeys worker: stopped", file=sys.stderr)
+    run_until_signalled("worker", stop, runner.stop, stopping="finishing the batch")
     return 0
 
 
@@ -322,12 +339,12 @@ def cmd_serve(ctx: Ctx) -> int:
     port = ctx.args.port
     if port is not None and not 0 <= port <= 65535:
         raise UserError(f"--port {port}: must be a port number from 0 to 65535")
-    with ctx.db.read() as s:  # a read: starting does not wait for another program's writes
-        host = ctx.args.host or settings_mod.get(s, "tracking.bind")
-        port = settings_mod.get(s, "tracking.port") if port is None else port
-        links = settings_mod.tracking_base_url(s)
+    # Reads: starting does not wait for another program's writes.
+    host = ctx.args.host or api_settings.value(ctx.db, "tracking.bind")
+    port = api_settings.value(ctx.db, "tracking.port") if port is None else port
+    links = api_settings.tracking_base_url(ctx.db)
     try:
-        host = settings_mod.SPECS["tracking.bind"].parse(host)
+        host = api_settings.SPECS["tracking.bind"].parse(host)
     except ValueError as exc:
         raise UserError(f"--host {host!r} {exc}") from None
     helpers = check_count(ctx.args.processes) - 1
@@ -352,13 +369,12 @@ def cmd_serve(ctx: Ctx) -> int:
     if helpers:
         pids = ", ".join(map(str, group.pids))
         say(f"journeys serve: {helpers + 1} processes share the port (helpers {pids})")
-    try:
-        signalled = stop.wait(lambda: _tick(group))
-        say(f"journeys serve: {signalled}, stopping…")
-    finally:
+
+    def finish() -> None:
         group.stop()
         server.stop()
-    say("journeys serve: stopped")
+
+    run_until_signalled("serve", stop, finish, tick=lambda: _tick(group), say=say)
     return 0
 
 
@@ -508,34 +524,31 @@ def cmd_settings(ctx: Ctx) -> int:
     if key is not None and secrets_cli.is_secret(key):
         return secrets_cli.command(key, value, unset=ctx.args.unset)
     if key is None:
-        with ctx.db.read() as s:  # showing never waits for another process's write lock
-            values = settings_mod.all_settings(s)
+        values = api_settings.effective(ctx.db)  # never waits for another's write lock
         secret_rows = secrets_cli.rows()
         if ctx.args.json:
             print_json({**values, **{r["key"]: r["value"] for r in secret_rows}})
         else:
             print_table(
                 [
-                    {"key": k, "value": v, "about": settings_mod.SPECS[k].help}
+                    {"key": k, "value": v, "about": api_settings.SPECS[k].help}
                     for k, v in values.items()
                 ]
                 + secret_rows,
                 ["key", "value", "about"],
             )
         return 0
-    if key not in settings_mod.SPECS:
+    if key not in api_settings.SPECS:
         raise UserError(
-            f"unknown setting {key!r}; known settings: {', '.join(sorted(settings_mod.SPECS))}"
+            f"unknown setting {key!r}; known settings: {', '.join(sorted(api_settings.SPECS))}"
         )
     if ctx.args.unset:
         value = ""
     if value is None:
-        with ctx.db.read() as s:
-            current = settings_mod.get(s, key)
+        current = api_settings.value(ctx.db, key)
         print_json(current) if ctx.args.json else print("-" if current is None else current)
         return 0
-    with ctx.db.session() as s:
-        stored = settings_mod.set_value(s, key, value)
+    stored = api_settings.save(ctx.db, {key: value})[key]
     print(f"{key} = {'-' if stored is None else stored}")
     return 0
 

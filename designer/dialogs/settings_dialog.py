@@ -1,6 +1,6 @@
 """Settings: email, SMS, inbound mailbox, tracking, test recipient and engine tuning.
 
-Every value goes through ``engine.settings.set_value`` (the same parser as the command
+Every value goes through ``engine.api.settings.save`` (the same parser as the command
 line) and a refused value is shown under its field; nothing is saved while one is refused.
 Passwords and tokens go to the OS keyring through ``engine.secret_store``, never to the
 database; without a keyring backend the dialog says how to get one instead.
@@ -31,10 +31,11 @@ from PySide6.QtWidgets import (
 )
 
 from engine import secret_store, settings
+from engine.api import settings as api_settings
+from engine.api.settings import SettingsRefused
 from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.errors import UserError
-from engine.models import Setting
 from engine.send_test import TestSend, send_settings_email_test, send_settings_sms_test
 
 from .. import screen_fit
@@ -118,8 +119,7 @@ class SettingsDialog(QDialog):
         # The SMS gateway's timeout (seconds) for the test; None: the channel's own.
         self.sms_timeout: float | None = None
         self.keyring_ok = secret_store.backend_available()
-        with db.read() as s:
-            stored = {row.key: row.value for row in s.query(Setting)}
+        stored = api_settings.stored(db)
         layout = QVBoxLayout(self)
         self.tabs = QTabWidget()
         for title, rows in TABS:
@@ -214,17 +214,10 @@ class SettingsDialog(QDialog):
         """Validate and store every field; False (nothing saved) when one is refused."""
         for key in self.error_labels:
             self._show_error(key, "")
-        failed: dict[str, str] = {}
         try:
-            with self.db.session() as s:
-                for key, edit in self.edits.items():
-                    try:
-                        settings.set_value(s, key, edit.text())
-                    except UserError as exc:
-                        failed[key] = str(exc)
-                if failed:
-                    raise UserError("refused")  # roll every field back
-        except UserError:
+            api_settings.save(self.db, {key: edit.text() for key, edit in self.edits.items()})
+        except SettingsRefused as refused:
+            failed = refused.failed
             for key, message in failed.items():
                 self._show_error(key, message)
             first = next(iter(failed))
@@ -233,6 +226,9 @@ class SettingsDialog(QDialog):
                     self.tabs.setCurrentIndex(index)
                     break
             self._say(f"Not saved: {len(failed)} value(s) refused.", error=True)
+            return False
+        except UserError as exc:  # a read-only database, say: nothing was stored
+            self._say(f"Not saved: {exc}", error=True)
             return False
         for name, edit in self.secrets.items():
             if not edit.text():
