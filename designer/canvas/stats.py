@@ -47,7 +47,7 @@ def load_stats(
     with db.read() as s:
         counted = figures.read_campaign_figures(s, campaign_id)
         daily = figures.read_series(s, campaign_id, now, hourly=hourly)
-    matching = lookups.matching_count(db, campaign_id, now)
+        matching = lookups.matching_in(s, campaign_id, now)
     nodes = {}
     for a in counted.activities:
         line = daily.of(a.key)

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from .. import campaigns
 from ..db import Database
@@ -30,13 +31,19 @@ def matching_count(db: Database, campaign_id: int, now: datetime) -> int | None:
     """How many records the campaign's audience filter matches now; None when there is
     no such campaign or its filter is invalid (the problems panel says why)."""
     with db.read() as s:
-        campaign = s.get(Campaign, campaign_id)
-        if campaign is None:
-            return None
-        try:
-            return campaigns.count_matching(s, campaign, now)
-        except JourneysError:
-            return None
+        return matching_in(s, campaign_id, now)
+
+
+def matching_in(s: Session, campaign_id: int, now: datetime) -> int | None:
+    """:func:`matching_count` inside a read already open (the canvas reads it with the
+    figures, in one unit of work: it is asked again whenever they change)."""
+    campaign = s.get(Campaign, campaign_id)
+    if campaign is None:
+        return None
+    try:
+        return campaigns.count_matching(s, campaign, now)
+    except JourneysError:
+        return None
 
 
 def saved_actions(db: Database, campaign_id: int) -> dict[str, str]:
