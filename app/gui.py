@@ -14,7 +14,6 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from designer import theme
-from designer.campaign_list import CampaignRow, load_campaigns
 from designer.main_window import (
     APPLICATION,
     ORGANIZATION,
@@ -26,7 +25,7 @@ from engine.clock import Clock
 from engine.db import Database, default_url
 from engine.runner import EngineRunner
 
-__all__ = ["CampaignRow", "MainWindow", "describe_location", "load_campaigns", "run_gui"]
+__all__ = ["MainWindow", "describe_location", "run_gui"]
 
 
 def _new_application() -> QApplication:

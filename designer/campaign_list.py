@@ -12,9 +12,6 @@ messages must stay in sight (and stoppable), as "running · archived".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from PySide6.QtCore import QPoint, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import (
     QAction,
@@ -36,10 +33,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy import and_, false, func, or_, select
 
+from engine.api.campaign_list import CampaignRow, load_campaigns
 from engine.db import Database
-from engine.models import Campaign, Participant
 
 # Short headers: the dock is narrow and the name needs the room ("Joined": participants).
 COLUMNS = ("Name", "State", "Joined", "Changed")
@@ -52,47 +48,6 @@ HEADER_TIPS = (
 )
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 ARCHIVED_TIP = "hidden from the list unless Show Archived Campaigns is checked"
-
-
-@dataclass(frozen=True)
-class CampaignRow:
-    id: int
-    name: str
-    target: str
-    state: str
-    participants: int
-    archived: bool = False
-    updated_at: datetime | None = None
-    engine_error: str | None = None  # set aside by the engine (engine.campaign_faults)
-    engine_retry_at: datetime | None = None
-
-
-def load_campaigns(db: Database, *, archived: bool = False) -> list[CampaignRow]:
-    """The campaigns with their number of (non-test) participants, in one query.
-
-    Archived campaigns come only with ``archived=True`` — except running ones, always.
-    """
-    count = func.count(Participant.id)
-    cols = (Campaign.id, Campaign.name, Campaign.target, Campaign.state)
-    extra = (
-        Campaign.archived,
-        Campaign.updated_at,
-        Campaign.engine_error,
-        Campaign.engine_retry_at,
-    )
-    query = (
-        select(*cols, count, *extra)
-        .outerjoin(
-            Participant,
-            and_(Participant.campaign_id == Campaign.id, Participant.is_test == false()),
-        )
-        .group_by(*cols, *extra)
-        .order_by(Campaign.id)
-    )
-    if not archived:
-        query = query.where(or_(Campaign.archived == false(), Campaign.state == "running"))
-    with db.read() as session:
-        return [CampaignRow(*row) for row in session.execute(query).all()]
 
 
 class CampaignList(QWidget):

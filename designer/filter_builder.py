@@ -26,12 +26,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy import func, select
 
+from engine.api import lookups
 from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.fields import MANY2MANY, MANY2ONE, MODELS, RELATED_FIELDS
-from engine.filters import OPERATORS, FilterError, audience_condition, parse_domain, validate_domain
+from engine.filters import OPERATORS, FilterError, parse_domain, validate_domain
 
 from .domain_tree import Group, Leaf, to_domain, to_tree
 from .theme import status_css
@@ -287,10 +287,7 @@ class FilterBuilder(QWidget):
         """How many records match now (None: no database, or the filter is invalid)."""
         if self.db is None:
             return None
-        cond = audience_condition(self._raw, self.model, self.clock.now())
-        table = MODELS[self.model].table
-        with self.db.read() as s:
-            return int(s.scalar(select(func.count()).select_from(table).where(cond)) or 0)
+        return lookups.domain_count(self.db, self._raw, self.model, self.clock.now())
 
     def refresh_count(self) -> None:
         if self.db is None:

@@ -32,11 +32,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.api import campaign_ops
 from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.runner import EngineRunner
 
-from . import campaign_ops, screen_fit
+from . import screen_fit
 from .banner import UpdateBanner
 from .campaign_list import CampaignList
 from .canvas.widget import CanvasWidget

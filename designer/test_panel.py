@@ -32,16 +32,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from shiboken6 import Shiboken
-from sqlalchemy import select
 
-from engine import campaigns, reporting, test_path
+from engine import test_path
+from engine.api import testing
 from engine.api.interactions import record_on_trace
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import UserError
-from engine.executor import Executor
-from engine.models import Activity, Campaign, OutboxMessage, Participant, Trace
-from engine.records.read import list_records
 
 from . import theme
 from .theme import status_css
@@ -190,8 +187,7 @@ class TestPanel(QWidget):
         """The records one can test with, keeping the one chosen."""
         chosen = self.records.currentData()
         try:
-            with self.db.read() as s:
-                rows = list_records(s, self.target_model, limit=RECORD_LIMIT)
+            rows = testing.records(self.db, self.target_model, RECORD_LIMIT)
         except UserError as e:
             rows = []
             self._show_error(str(e))
@@ -224,13 +220,8 @@ class TestPanel(QWidget):
         if not self.campaign_id:
             self.types, self.names = {}, {}
             return
-        with self.db.read() as s:
-            query = select(Activity.key, Activity.type, Activity.name).where(
-                Activity.campaign_id == self.campaign_id
-            )
-            found = s.execute(query).all()
-        self.types = {key: type_ for key, type_, _name in found}
-        self.names = {key: name for key, _type, name in found}
+        kinds = testing.step_kinds(self.db, self.campaign_id)
+        self.types, self.names = kinds.types, kinds.names
 
     def _on_scene_rebuilt(self) -> None:
         self.reload()
@@ -256,13 +247,9 @@ class TestPanel(QWidget):
             return
 
         def run() -> None:
-            now = self.clock.now()
-            with self.db.session() as s:
-                campaign = s.get(Campaign, self.campaign_id)
-                if campaign is None:
-                    raise UserError(f"no campaign with id {self.campaign_id}")
-                self.participant_id = campaigns.launch_test(s, campaign, int(record_id), now)
-            self._execute(now)
+            self.participant_id = testing.launch(
+                self.db, self.clock, self.campaign_id, int(record_id)
+            )
 
         self._guard(run)
 
@@ -274,7 +261,6 @@ class TestPanel(QWidget):
         trace_id = row["id"]
 
         def run() -> None:
-            now = self.clock.now()
             if label not in ("Run now", "Cancel"):
                 kinds = ACTIONS_BY_TYPE.get(self.types.get(row["activity"], ""), {})
                 if label not in kinds:
@@ -282,12 +268,8 @@ class TestPanel(QWidget):
                 if not record_on_trace(self.db, self.clock, trace_id, kinds[label]).recorded:
                     raise UserError(f"{label.lower()} was not recorded (message not sent?)")
                 return
-            with self.db.session() as s:
-                if label == "Run now":
-                    campaigns.run_trace_now(s, trace_id, now)
-                else:
-                    campaigns.cancel_trace(s, trace_id, now)
-            self._execute(now)
+            move = testing.run_now if label == "Run now" else testing.cancel
+            move(self.db, self.clock, trace_id)
 
         self._guard(run, keep=trace_id)
 
@@ -307,9 +289,6 @@ class TestPanel(QWidget):
         target = next((r["id"] for r in reversed(self.rows) if r["activity"] == key), None)
         if target is not None:
             self.select_trace(target)
-
-    def _execute(self, now: Any) -> None:
-        Executor(self.db, self.clock).execute_due(now)
 
     def _guard(self, fn: Any, keep: int | None = None) -> None:
         self._show_error("")
@@ -354,15 +333,11 @@ class TestPanel(QWidget):
     def _load_rows(self) -> list[dict[str, Any]]:
         if not self.campaign_id or self.participant_id is None:
             return []
-        with self.db.read() as s:
-            if s.get(Participant, self.participant_id) is None:  # deleted meanwhile
-                self.participant_id = None
-                return []
-            ids = set(
-                s.scalars(select(Trace.id).where(Trace.participant_id == self.participant_id))
-            )
-            rows = reporting.traces(s, self.campaign_id, include_test=True)
-        return [r for r in rows if r["id"] in ids]
+        rows = testing.steps(self.db, self.campaign_id, self.participant_id)
+        if rows is None:  # deleted meanwhile
+            self.participant_id = None
+            return []
+        return rows
 
     def path_keys(self) -> set[str]:
         """Activities the test participant has reached (canceled steps excluded)."""
@@ -403,23 +378,14 @@ class TestPanel(QWidget):
         if row is None:
             self.preview.clear()
             return
-        with self.db.read() as s:
-            msg = s.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.trace_id == row["id"])
-                .order_by(OutboxMessage.id.desc())
-                .limit(1)
-            ).first()
-            found = None
-            if msg is not None:
-                found = (msg.to, msg.subject, msg.body, msg.channel)
+        found = testing.sent_message(self.db, row["id"])
         if found is None:
             note = "No message for this step yet."
             if row["state"] == "scheduled" and self.types.get(row["activity"]) in ACTIONS_BY_TYPE:
                 note = "The message will appear here once the step has run."
             self.preview.setHtml(f"<p><i>{html.escape(note)}</i></p>")
             return
-        to, subject, body, channel = found
+        to, subject, body, channel = found.to, found.subject, found.body, found.channel
         head = f"<p><b>To:</b> {html.escape(to)}"
         if subject:
             head += f"<br><b>Subject:</b> {html.escape(subject)}"

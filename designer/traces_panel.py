@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.api import tables
+from engine.api import campaign_ops, tables
 from engine.api.tables import Query, TraceRow
 from engine.catalog import TRACE_STATES
 from engine.clock import Clock
@@ -38,7 +38,6 @@ from engine.db import Database
 from engine.errors import UserError
 from engine.retry import WARNING
 
-from . import campaign_ops
 from .dashboard.tables import when
 
 COLUMNS = ("Step", "Record", "State", "Due", "Done", "Message")

@@ -13,9 +13,10 @@ from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox
 
 from engine import campaign_files, db_files
+from engine.api import campaign_ops
 from engine.errors import UserError, ValidationError
 
-from . import campaign_ops, file_dialogs, theme
+from . import file_dialogs, theme
 from .problems import load_problems
 
 Yes = QMessageBox.StandardButton.Yes

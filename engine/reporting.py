@@ -161,6 +161,7 @@ def traces(
     activity_key: str | None = None,
     state: str | None = None,
     include_test: bool = False,
+    participant_id: int | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     c = session.get(Campaign, campaign_id)
@@ -194,6 +195,8 @@ def traces(
         q = q.where(T.c.is_test == false())
     if activity_key:
         q = q.where(A.c.key == activity_key)
+    if participant_id is not None:
+        q = q.where(T.c.participant_id == participant_id)
     if state:
         q = (
             q.where(T.c.state == state)

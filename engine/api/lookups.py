@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from .. import campaigns
 from ..db import Database
 from ..errors import JourneysError
+from ..fields import MODELS
+from ..filters import audience_condition
 from ..models import Activity, Campaign, OutboxMessage, SavedAction, Trace, User
 
 
@@ -44,6 +46,15 @@ def matching_in(s: Session, campaign_id: int, now: datetime) -> int | None:
         return campaigns.count_matching(s, campaign, now)
     except JourneysError:
         return None
+
+
+def domain_count(db: Database, domain: list[Any], model: str, now: datetime) -> int:
+    """How many ``model`` records a filter domain matches now (the filter builder's live
+    count); an invalid domain raises :class:`engine.filters.FilterError`."""
+    condition = audience_condition(domain, model, now)
+    query = select(func.count()).select_from(MODELS[model].table).where(condition)
+    with db.read() as s:
+        return int(s.scalar(query) or 0)
 
 
 def saved_actions(db: Database, campaign_id: int) -> dict[str, str]:

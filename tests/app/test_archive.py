@@ -14,9 +14,9 @@ from PySide6.QtWidgets import QMenu, QMessageBox
 from sqlalchemy import update
 
 from app.cli import main
-from designer import campaign_ops
 from designer.campaign_list import ID_ROLE
 from designer.main_window import MainWindow
+from engine.api import campaign_ops
 from engine.clock import FixedClock
 from engine.db import Database
 from engine.errors import UserError

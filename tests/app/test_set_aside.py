@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from designer import campaign_ops
 from designer.main_window import MainWindow
 from engine import campaign_faults
+from engine.api import campaign_ops
 from engine.campaign_faults import CampaignFailed
 from engine.clock import FixedClock
 from engine.db import Database

@@ -23,9 +23,9 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QFileSystemModel, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from designer import campaign_ops
 from designer.dialogs.csv_import import CsvImportDialog
 from designer.main_window import MainWindow
+from engine.api import campaign_ops
 from engine.clock import FixedClock
 from engine.db import Database
 

@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from designer import campaign_ops
 from engine import settings
-from engine.api import figures, overview
+from engine.api import campaign_ops, figures, overview
 from engine.api.changes import ChangeWatcher
 from engine.db import Database
 from engine.errors import ReadOnly, UserError

@@ -10,11 +10,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from engine import campaign_files, campaigns, catalog, db_files
-from engine.db import Database
-from engine.errors import UserError
-from engine.models import Campaign
-from engine.retry import RetryResult, count_retryable, retry_traces
+from .. import campaign_files, campaigns, catalog, db_files
+from ..db import Database
+from ..errors import UserError
+from ..models import Campaign
+from ..retry import RetryResult, count_retryable, retry_traces
 
 
 def new_draft(db: Database, now: datetime, name: str = "New campaign") -> int:
