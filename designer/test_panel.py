@@ -385,12 +385,12 @@ class TestPanel(QWidget):
                 note = "The message will appear here once the step has run."
             self.preview.setHtml(f"<p><i>{html.escape(note)}</i></p>")
             return
-        to, subject, body, channel = found.to, found.subject, found.body, found.channel
-        head = f"<p><b>To:</b> {html.escape(to)}"
-        if subject:
-            head += f"<br><b>Subject:</b> {html.escape(subject)}"
+        head = f"<p><b>To:</b> {html.escape(found.to)}"
+        if found.subject:
+            head += f"<br><b>Subject:</b> {html.escape(found.subject)}"
         head += "</p><hr>"
-        content = body if channel == "email" else f"<pre>{html.escape(body)}</pre>"
+        body = found.body
+        content = body if found.channel == "email" else f"<pre>{html.escape(body)}</pre>"
         self.preview.setHtml(head + content)
 
     def _show_error(self, text: str) -> None:

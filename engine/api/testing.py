@@ -5,6 +5,7 @@ engine pass for what it made due), so the dock can run them off the GUI thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,17 +68,18 @@ def launch(db: Database, clock: Clock, campaign_id: int, record_id: int) -> int:
 
 def run_now(db: Database, clock: Clock, trace_id: int) -> None:
     """Run a test participant's scheduled step now (its wait skipped)."""
-    now = clock.now()
-    with db.session() as s:
-        campaigns.run_trace_now(s, trace_id, now)
-    Executor(db, clock).execute_due(now)
+    _move(db, clock, campaigns.run_trace_now, trace_id)
 
 
 def cancel(db: Database, clock: Clock, trace_id: int) -> None:
     """Cancel a test participant's scheduled step (what it made due runs too)."""
+    _move(db, clock, campaigns.cancel_trace, trace_id)
+
+
+def _move(db: Database, clock: Clock, move: Callable[..., None], trace_id: int) -> None:
     now = clock.now()
     with db.session() as s:
-        campaigns.cancel_trace(s, trace_id, now)
+        move(s, trace_id, now)
     Executor(db, clock).execute_due(now)
 
 
